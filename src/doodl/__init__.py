@@ -1,0 +1,19 @@
+"""doodl: steer pretrained diffusion models with any differentiable scorer (DOODL, Wallace et al. ICCV 2023)."""
+
+from .samplers import (
+    Denoiser,
+    RoundTrip,
+    ddim_invert,
+    ddim_sample,
+    edict_invert,
+    edict_sample,
+    roundtrip_error,
+)
+from .schedules import ddim_timesteps, make_alphas_cumprod
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Denoiser", "RoundTrip", "ddim_invert", "ddim_sample", "edict_invert", "edict_sample",
+    "roundtrip_error", "ddim_timesteps", "make_alphas_cumprod",
+]

@@ -1,0 +1,6 @@
+"""Backends: adapters from built diffusion models to eps = model(x, t)."""
+
+from .base import Backend
+from .pixel import PixelBackend
+
+__all__ = ["Backend", "PixelBackend"]
