@@ -9,6 +9,7 @@ from .samplers import (
     edict_sample,
     roundtrip_error,
 )
+from .optimizer import DoodlConfig, DoodlResult, InvertedImage, SampleResult, invert_image, optimize, sample
 from .schedules import ddim_timesteps, make_alphas_cumprod
 
 __version__ = "0.1.0"
@@ -16,4 +17,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Denoiser", "RoundTrip", "ddim_invert", "ddim_sample", "edict_invert", "edict_sample",
     "roundtrip_error", "ddim_timesteps", "make_alphas_cumprod",
+    "DoodlConfig", "DoodlResult", "InvertedImage", "SampleResult", "invert_image", "optimize", "sample",
 ]

@@ -1,0 +1,176 @@
+"""DOODL: optimise the initial noise against a loss on the final image, through the whole EDICT chain.
+
+Algorithm 1 of "End-to-End Diffusion Latent Optimization Improves Classifier Guidance" (Wallace et al. 2023).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..backends.base import Backend
+from ..samplers.edict import edict_sample
+from .config import DoodlConfig
+from .result import DoodlResult, StepRecord
+from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
+
+log = logging.getLogger(__name__)
+
+Loss = Callable[[Tensor], Tensor]
+StepCallback = Callable[[dict], None]
+
+
+def evaluate_loss(loss: Loss, images: Tensor) -> Tensor:
+    """Call a scorer and check it returns one value per image; non-finite values are left to the caller."""
+    out = loss(images)
+    if not isinstance(out, Tensor) or out.shape != (images.shape[0],):
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"loss must return a tensor of shape ({images.shape[0]},) (one value per image), got {shape}")
+    return out
+
+
+def _norm(x: Tensor) -> Tensor:
+    return x.flatten(1).norm(dim=1).reshape(-1, *([1] * (x.ndim - 1)))
+
+
+def optimize(
+    backend: Backend,
+    loss: Loss,
+    *,
+    seed: int | Sequence[int] = 0,
+    num_inference_steps: int = 50,
+    opt_steps: int = 20,
+    config: DoodlConfig | None = None,
+    init: tuple[Tensor, Tensor] | None = None,
+    timesteps: Sequence[int] | None = None,
+    callback: StepCallback | None = None,
+    progress: bool = True,
+    **options,
+) -> DoodlResult:
+    """DOODL (Algorithm 1): momentum descent on x_T with gradients through the full EDICT chain.
+
+    Args:
+        backend: the diffusion model (doodl.load_backend).
+        loss: images in [0, 1], (B, C, H, W) -> (B,); the loss of the chain's two outputs is averaged.
+        seed: one seed or a list; all seeds are optimised together as one batch.
+        num_inference_steps: T, the EDICT steps (paper: 50).
+        opt_steps: m, the number of updates (paper: 10 to 50).
+        config: DoodlConfig; its fields may also be given as keyword options (lr=..., momentum=...).
+        init: a latent pair (x_T, y_T) to start from instead of noise (real-image editing, doodl.invert_image).
+        timesteps: the chain's timesteps when starting part-way (editing with invert_to); default all T.
+        callback: called after each evaluation with {"step", "loss", "images", "latents"}.
+        progress: show a progress bar.
+        **options: DoodlConfig fields, then conditioning for backend.denoiser (prompt, class_label, ...).
+    """
+    opts_cfg, conditioning = DoodlConfig.split(options)
+    cfg = config if config is not None else opts_cfg
+    if config is not None and options.keys() & {f for f in DoodlConfig.__dataclass_fields__}:
+        raise ValueError("give DoodlConfig fields either in config= or as keyword options, not both")
+    if not isinstance(opt_steps, int) or opt_steps < 0:
+        raise ValueError(f"opt_steps must be a non-negative int, got {opt_steps!r}")
+    seeds = as_seed_list(seed)
+    model = backend.denoiser(**conditioning)
+    ts = list(timesteps) if timesteps is not None else backend.timesteps(num_inference_steps)
+    ac = backend.alphas_cumprod
+    dtype = cfg.coupling_dtype or (torch.float64 if backend.dtype == torch.float64 else torch.float32)
+
+    if init is None:
+        x = initial_latents(backend, seeds, dtype)
+        y = x.clone()
+    else:
+        x, y = (t.detach().to(backend.device, dtype) for t in init)
+        if x.shape[0] != len(seeds) or x.shape != y.shape:
+            raise ValueError(f"init must be a pair of equal shapes with one latent per seed ({len(seeds)}), got {tuple(x.shape)}")
+    tie = cfg.tie and init is None
+    norms = [_norm(x), _norm(y)]
+    gens = perturbation_generators(seeds)
+    B = x.shape[0]
+    lr = torch.full((B,), float(cfg.lr), device=x.device, dtype=dtype)
+    vel = [torch.zeros_like(x), torch.zeros_like(y)]  # momentum (or Adam's first moment) per chain
+    adam_v = [torch.zeros_like(x), torch.zeros_like(y)]  # Adam's second moment per chain
+    best_loss = torch.full((B,), float("inf"), device=x.device, dtype=torch.float64)
+    best_images = best_latents = initial_images = best_step = None
+    history: list[StepRecord] = []
+    start = time.perf_counter()
+
+    bar = tqdm(range(opt_steps + 1), desc="doodl", disable=not progress, leave=False)
+    for i in bar:
+        needs_grad = i < opt_steps
+        xl = x.detach().requires_grad_(needs_grad)
+        yl = xl if tie else y.detach().requires_grad_(needs_grad)
+        with torch.set_grad_enabled(needs_grad):
+            mode = cfg.grad_mode if needs_grad else "none"
+            x0, y0 = edict_sample(model, xl, yl, ts, ac, cfg.mix, mode, leapfrog=cfg.leapfrog,
+                                  final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
+            img_x, img_y = backend.decode(x0), backend.decode(y0)
+            per_image = 0.5 * (evaluate_loss(loss, img_x) + evaluate_loss(loss, img_y))  # Alg. 1: L = (c(x0) + c(y0)) / 2
+        finite = per_image.detach().isfinite()
+        if needs_grad:
+            leaves = (xl,) if tie else (xl, yl)
+            safe = torch.where(finite, per_image, torch.zeros_like(per_image))
+            grads = torch.autograd.grad(safe.sum(), leaves, allow_unused=True)
+            grads = [torch.zeros_like(xl) if g is None else g for g in grads]
+            ok = finite & torch.stack([g.flatten(1).isfinite().all(dim=1) for g in grads]).all(dim=0)
+        else:
+            ok = finite
+        # Keep the best iterate per image (ours; the paper returns the last).
+        cur = per_image.detach().to(torch.float64)
+        improved = ok & (cur < best_loss) if cfg.keep_best else torch.ones_like(ok)
+        imgs = img_x.detach()
+        if best_images is None:
+            initial_images = imgs.clone()
+            best_images, best_latents = imgs.clone(), x.detach().clone()
+            best_step = torch.zeros(B, dtype=torch.long)
+            best_loss = torch.where(ok, cur, best_loss)
+        else:
+            m = improved.reshape(-1, *([1] * (imgs.ndim - 1)))
+            best_images = torch.where(m, imgs, best_images)
+            best_latents = torch.where(improved.reshape(-1, *([1] * (x.ndim - 1))), x.detach(), best_latents)
+            best_step = torch.where(improved.cpu(), torch.full_like(best_step, i), best_step)
+            best_loss = torch.where(improved, cur, best_loss)
+        history.append(StepRecord(i, cur.cpu(), (~ok).cpu(), lr.detach().cpu().clone(), time.perf_counter() - start))
+        if callback is not None:
+            callback({"step": i, "loss": cur, "images": imgs, "latents": x.detach()})
+        if progress:
+            bar.set_postfix(loss=f"{history[-1].mean_loss:.4f}")
+        if not needs_grad:
+            break
+        if cfg.target_loss is not None and bool((best_loss <= cfg.target_loss).all()):
+            log.info("target loss %.4g reached at step %d", cfg.target_loss, i)
+            break
+        if not bool(ok.all()):
+            log.warning("non-finite loss or gradient for %d image(s) at step %d: update skipped, lr lowered", int((~ok).sum()), i)
+        lr = torch.where(ok, lr, lr * cfg.nonfinite_lr_factor)
+        # Update each latent of the pair (one when tied): Alg. 1 / eq. 8.
+        keep = ok.reshape(-1, *([1] * (x.ndim - 1)))
+        lats = [x] if tie else [x, y]
+        for j, g in enumerate(grads):
+            step, vel[j] = _update(cfg, g, vel[j], adam_v[j], lr, i)
+            nxt = lats[j].detach() + torch.where(keep, step + per_seed_noise(gens, g) * cfg.perturb_std, 0.0)
+            if cfg.renormalize:  # back onto the Gaussian shell of the initial draw (§4)
+                nxt = nxt * (norms[j] / _norm(nxt))
+            lats[j] = nxt
+        x, y = lats[0], lats[-1]
+    bar.close()
+    assert best_images is not None and initial_images is not None
+    return DoodlResult(best_images, best_latents, best_loss.cpu(), initial_images, history, seeds,
+                       time.perf_counter() - start, best_step)
+
+
+def _update(cfg: DoodlConfig, grad: Tensor, vel: Tensor, v: Tensor, lr: Tensor, i: int) -> tuple[Tensor, Tensor]:
+    """The latent update from the gradient: clipped momentum (paper eq. 8) or Adam (ours)."""
+    lr = lr.reshape(-1, *([1] * (grad.ndim - 1)))
+    if cfg.optimizer == "momentum":
+        g = (-lr * grad).clamp(-cfg.grad_clip, cfg.grad_clip)  # g_i = Clip(-lambda grad, -1e-3, 1e-3)
+        vel = cfg.momentum * vel + g  # g_i = 0.9 g_{i-1} + g_i
+        return vel, vel
+    b1, b2 = cfg.adam_betas
+    vel = b1 * vel + (1 - b1) * grad
+    v.mul_(b2).add_((1 - b2) * grad * grad)
+    mhat, vhat = vel / (1 - b1 ** (i + 1)), v / (1 - b2 ** (i + 1))
+    return -lr * mhat / (vhat.sqrt() + 1e-8), vel  # with Adam, lr is the step size per element
