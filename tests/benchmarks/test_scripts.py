@@ -1,0 +1,24 @@
+"""The benchmark scripts run (a short version), so they do not rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_grad_cost_quick(tmp_path):
+    out = tmp_path / "gc.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grad_cost.py"), "--quick", "--inprocess", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "rev/sample" in r.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["T"] for row in rows] == [2, 4]
+    for row in rows:
+        assert row["reversible_saved_mb"] < 0.01  # only the final pair is kept
+        assert row["naive_saved_mb"] > 0.1
+    assert rows[1]["naive_saved_mb"] > 1.5 * rows[0]["naive_saved_mb"]
