@@ -1,0 +1,77 @@
+"""Parsing of the CLI's compound options: seed ranges (`0-3,7`) and guide specs (`NAME[:weight][,key=value...]`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import click
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-3,7' -> [0, 1, 2, 3, 7]; ranges are inclusive, order kept, duplicates dropped."""
+    seeds: list[int] = []
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if not part:
+                raise ValueError
+            lo, _, hi = part.partition("-")
+            a, b = int(lo), int(hi) if hi else int(lo)
+            if a < 0 or b < a:
+                raise ValueError
+            seeds.extend(s for s in range(a, b + 1) if s not in seeds)
+    except ValueError:
+        raise ValueError(f"--seed must look like '0', '0-3' or '0-3,7' with non-negative ascending ranges, got {text!r}") from None
+    if len(seeds) > 10_000:
+        raise ValueError(f"--seed selects {len(seeds)} seeds; at most 10000")
+    return seeds
+
+
+class SeedRange(click.ParamType):
+    """click type for seed lists."""
+
+    name = "SEEDS"
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        """Parse a seed range for click, failing with click's usage error."""
+        if isinstance(value, list):
+            return value
+        try:
+            return parse_seeds(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+@dataclass(frozen=True)
+class GuideSpec:
+    """One `--guide` option: a scorer name, its weight and keyword options."""
+
+    name: str
+    weight: float = 1.0
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def parse_guide(text: str) -> GuideSpec:
+    """'clip-text:0.5,prompt=a red cube' -> GuideSpec('clip-text', 0.5, {'prompt': 'a red cube'})."""
+    head, *rest = str(text).split(",")
+    name, _, w = head.partition(":")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"--guide must start with a scorer name, got {text!r}")
+    try:
+        weight = float(w) if w else 1.0
+    except ValueError:
+        raise ValueError(f"--guide {name}: weight must be a number, got {w!r}") from None
+    if weight != weight or weight < 0:
+        raise ValueError(f"--guide {name}: weight must be >= 0, got {w!r}")
+    opts: dict[str, str] = {}
+    for item in rest:
+        if "=" not in item:
+            if opts:  # a comma inside the previous value
+                last = next(reversed(opts))
+                opts[last] += "," + item
+                continue
+            raise ValueError(f"--guide {name}: expected key=value after the name, got {item!r}")
+        k, _, v = item.partition("=")
+        opts[k.strip()] = v.strip()
+    return GuideSpec(name, weight, opts)
