@@ -22,3 +22,15 @@ def test_grad_cost_quick(tmp_path):
         assert row["reversible_saved_mb"] < 0.01  # only the final pair is kept
         assert row["naive_saved_mb"] > 0.1
     assert rows[1]["naive_saved_mb"] > 1.5 * rows[0]["naive_saved_mb"]
+
+
+def test_doodl_step_quick(tmp_path):
+    out = tmp_path / "ds.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "doodl_step.py"), "--quick", "--inprocess", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["T"] for row in rows] == [2, 4]
+    for row in rows:
+        for k in ("ddim", "edict", "reversible", "checkpoint", "naive"):
+            assert row[f"{k}_seconds"] > 0
