@@ -1,0 +1,31 @@
+"""An offline CLIPTokenizer over single letters: diffusers' tests download a tiny one, we build it instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+import tempfile
+
+
+def tiny_clip_tokenizer(model_max_length: int = 77, save_dir: str | os.PathLike | None = None):
+    """A CLIPTokenizer whose vocabulary is a-z, their '</w>' forms and the special tokens (ids < 60).
+
+    Different prompts embed differently (each letter is a token); model_max_length must be set or the
+    SD pipeline overflows. With save_dir the vocabulary files are written there (kept), else to a temp folder.
+    """
+    from transformers import CLIPTokenizer
+
+    letters = list(string.ascii_lowercase)
+    tokens = ["<|startoftext|>", "<|endoftext|>", "!"] + letters + [c + "</w>" for c in letters]
+    vocab = {tok: i for i, tok in enumerate(tokens)}
+    folder = save_dir if save_dir is not None else tempfile.mkdtemp(prefix="doodl-tok-")
+    os.makedirs(folder, exist_ok=True)
+    vocab_file = os.path.join(folder, "vocab.json")
+    merges_file = os.path.join(folder, "merges.txt")
+    with open(vocab_file, "w", encoding="utf-8") as f:
+        json.dump(vocab, f)
+    with open(merges_file, "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n")
+    return CLIPTokenizer(vocab_file=vocab_file, merges_file=merges_file, model_max_length=model_max_length,
+                         pad_token="!")
