@@ -27,5 +27,5 @@ def tiny_clip_tokenizer(model_max_length: int = 77, save_dir: str | os.PathLike 
         json.dump(vocab, f)
     with open(merges_file, "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n")
-    return CLIPTokenizer(vocab_file=vocab_file, merges_file=merges_file, model_max_length=model_max_length,
-                         pad_token="!")
+    # from_pretrained reads vocab.json/merges.txt in transformers 4 (slow tokenizer) and 5 (tokenizers-backed) alike
+    return CLIPTokenizer.from_pretrained(folder, model_max_length=model_max_length, pad_token="!")
