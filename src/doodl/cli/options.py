@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 import click
 
 
+MAX_SEEDS = 10_000  # one run's limit: a typo like 0-99999 should fail fast, not queue 100k images
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0-3,7' -> [0, 1, 2, 3, 7]; ranges are inclusive, order kept, duplicates dropped."""
-    seeds: list[int] = []
+    ranges: list[tuple[int, int]] = []
     try:
         for part in str(text).split(","):
             part = part.strip()
@@ -19,12 +22,13 @@ def parse_seeds(text: str) -> list[int]:
             a, b = int(lo), int(hi) if hi else int(lo)
             if a < 0 or b < a:
                 raise ValueError
-            seeds.extend(s for s in range(a, b + 1) if s not in seeds)
+            ranges.append((a, b))
     except ValueError:
         raise ValueError(f"--seed must look like '0', '0-3' or '0-3,7' with non-negative ascending ranges, got {text!r}") from None
-    if len(seeds) > 10_000:
-        raise ValueError(f"--seed selects {len(seeds)} seeds; at most 10000")
-    return seeds
+    total = sum(b - a + 1 for a, b in ranges)
+    if total > MAX_SEEDS:
+        raise ValueError(f"--seed selects {total} seeds; at most {MAX_SEEDS}")
+    return list(dict.fromkeys(s for a, b in ranges for s in range(a, b + 1)))
 
 
 class SeedRange(click.ParamType):
