@@ -11,6 +11,7 @@ from .samplers import (
 )
 from .optimizer import DoodlConfig, DoodlResult, InvertedImage, SampleResult, invert_image, optimize, sample
 from .schedules import ddim_timesteps, make_alphas_cumprod
+from .backends import PixelBackend, StableDiffusionBackend, load_backend, register_backend
 
 __version__ = "0.1.0"
 
@@ -18,4 +19,5 @@ __all__ = [
     "Denoiser", "RoundTrip", "ddim_invert", "ddim_sample", "edict_invert", "edict_sample",
     "roundtrip_error", "ddim_timesteps", "make_alphas_cumprod",
     "DoodlConfig", "DoodlResult", "InvertedImage", "SampleResult", "invert_image", "optimize", "sample",
+    "PixelBackend", "StableDiffusionBackend", "load_backend", "register_backend",
 ]

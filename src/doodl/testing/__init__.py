@@ -1,5 +1,6 @@
 """Tiny random components built from configs, offline: for tests, smoke runs and benchmarks (no hub access)."""
 
+from .sd import save_tiny_sd, tiny_sd_components, tiny_sd_pipeline
 from .tokenizer import tiny_clip_tokenizer
 
-__all__ = ["tiny_clip_tokenizer"]
+__all__ = ["tiny_clip_tokenizer", "save_tiny_sd", "tiny_sd_components", "tiny_sd_pipeline"]
