@@ -13,13 +13,14 @@ import json
 import logging
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from .base import Backend
-from .sd import SDXL_MESSAGE, StableDiffusionBackend
+from .sd import SDXL_MESSAGE, StableDiffusionBackend, as_dtype
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +105,33 @@ def check_sd_folder(folder: Path) -> None:
                                 f"{weights_help()}")
 
 
+def _load_parts(name_or_path: str, where: str, local: bool, dtype: torch.dtype | None, variant: str | None,
+                revision: str | None) -> dict[str, Any]:
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    index = _read_model_index(name_or_path, local, revision)
+    if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
+        raise ValueError(SDXL_MESSAGE)
+    if "unet" not in index or "text_encoder" not in index:
+        raise ValueError(f"{where} is a {index.get('_class_name', 'pipeline')} without unet/text_encoder, "
+                         "not a Stable Diffusion 1.x/2.x model")
+    kw = {"revision": revision, "variant": variant}
+    torch_dtype = {"torch_dtype": dtype} if dtype is not None else {}
+    return {
+        "unet": UNet2DConditionModel.from_pretrained(name_or_path, subfolder="unet", **kw, **torch_dtype),
+        "vae": AutoencoderKL.from_pretrained(name_or_path, subfolder="vae", **kw, **torch_dtype),
+        "text_encoder": CLIPTextModel.from_pretrained(name_or_path, subfolder="text_encoder", **kw),
+        "tokenizer": CLIPTokenizer.from_pretrained(name_or_path, subfolder="tokenizer", revision=revision),
+        "scheduler_config": dict(DDIMScheduler.load_config(name_or_path, subfolder="scheduler", revision=revision)),
+    }
+
+
 def load_sd_components(
     name_or_path: str, *, dtype: torch.dtype | None = None, variant: str | None = None, revision: str | None = None
 ) -> dict[str, Any]:
     """unet, vae, text_encoder, tokenizer and scheduler_config of an SD 1.x/2.x model, hub id or local folder."""
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from huggingface_hub.errors import HFValidationError
-    from transformers import CLIPTextModel, CLIPTokenizer
 
     local = Path(name_or_path).expanduser().is_dir()
     if local:
@@ -118,25 +139,14 @@ def load_sd_components(
         check_sd_folder(Path(name_or_path))
     where = f"folder '{name_or_path}'" if local else f"hub id '{name_or_path}' (no local folder by that name)"
     try:
-        index = _read_model_index(name_or_path, local, revision)
-        if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
-            raise ValueError(SDXL_MESSAGE)
-        if "unet" not in index or "text_encoder" not in index:
-            raise ValueError(f"{where} is a {index.get('_class_name', 'pipeline')} without unet/text_encoder, "
-                             "not a Stable Diffusion 1.x/2.x model")
-        kw = {"revision": revision, "variant": variant}
-        torch_dtype = {"torch_dtype": dtype} if dtype is not None else {}
-        unet = UNet2DConditionModel.from_pretrained(name_or_path, subfolder="unet", **kw, **torch_dtype)
-        vae = AutoencoderKL.from_pretrained(name_or_path, subfolder="vae", **kw, **torch_dtype)
-        text_encoder = CLIPTextModel.from_pretrained(name_or_path, subfolder="text_encoder", **kw)
-        tokenizer = CLIPTokenizer.from_pretrained(name_or_path, subfolder="tokenizer", revision=revision)
-        config = DDIMScheduler.load_config(name_or_path, subfolder="scheduler", revision=revision)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")  # diffusers passes a retired hub argument
+            parts = _load_parts(name_or_path, where, local, dtype, variant, revision)
     except (OSError, HFValidationError) as e:
         raise FileNotFoundError(f"could not load Stable Diffusion weights from {where}: {str(e).splitlines()[0]} "
                                 f"{weights_help()}") from e
     log.info("loaded Stable Diffusion components from %s", where)
-    return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer,
-            "scheduler_config": dict(config)}
+    return parts
 
 
 def _looks_like_path(name: str) -> bool:
@@ -147,12 +157,15 @@ def _looks_like_path(name: str) -> bool:
 def load_backend(name_or_path: str | os.PathLike, **options: Any) -> Backend:
     """A backend by short name ('fashion', 'fashion-cond', or registered), SD hub id, or SD folder.
 
-    Options go to the factory; for Stable Diffusion: dtype, device, variant, revision, height, width,
-    attention_slicing, vae_slicing, vae_tiling, gradient_checkpointing, channels_last.
+    Options go to the factory (dtype may be a name such as "float16"); for Stable Diffusion: dtype, device,
+    variant, revision, height, width, attention_slicing, vae_slicing, vae_tiling, gradient_checkpointing,
+    channels_last.
     """
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
         raise ValueError(f"name_or_path must be a short name, hub id or folder path, got {name_or_path!r}")
     name = str(name_or_path).strip()
+    if "dtype" in options:  # names such as "float16" work for every factory
+        options["dtype"] = as_dtype(options["dtype"])
     if name in _REGISTRY:
         factory, defaults = _resolve(name)
         merged = {**defaults, **options}
