@@ -13,7 +13,15 @@ from typing import Any
 import torch
 
 def tiny_sd_components(seed: int = 0, v_prediction: bool = False) -> dict[str, Any]:
-    """unet, vae, text_encoder, tokenizer and scheduler of a tiny random SD model (keys of StableDiffusionPipeline)."""
+    """unet, vae, text_encoder, tokenizer and scheduler of a tiny random SD model (keys of StableDiffusionPipeline).
+
+    The global torch RNG is left as it was (the weights come from a forked RNG seeded with `seed`).
+    """
+    with torch.random.fork_rng(devices=[]):
+        return _build(seed, v_prediction)
+
+
+def _build(seed: int, v_prediction: bool) -> dict[str, Any]:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
