@@ -12,6 +12,8 @@ from .samplers import (
 from .optimizer import DoodlConfig, DoodlResult, InvertedImage, SampleResult, invert_image, optimize, sample
 from .schedules import ddim_timesteps, make_alphas_cumprod
 from .backends import PixelBackend, StableDiffusionBackend, load_backend, register_backend
+from . import scorers
+from .scorers import MultiCrop, build_scorer, scorer_from_guides, weighted_sum
 
 __version__ = "0.1.0"
 
@@ -20,4 +22,5 @@ __all__ = [
     "roundtrip_error", "ddim_timesteps", "make_alphas_cumprod",
     "DoodlConfig", "DoodlResult", "InvertedImage", "SampleResult", "invert_image", "optimize", "sample",
     "PixelBackend", "StableDiffusionBackend", "load_backend", "register_backend",
+    "scorers", "MultiCrop", "build_scorer", "scorer_from_guides", "weighted_sum",
 ]

@@ -1,6 +1,7 @@
 """Tiny random components built from configs, offline: for tests, smoke runs and benchmarks (no hub access)."""
 
+from .clip import save_tiny_clip, tiny_clip_embedder, tiny_clip_model
 from .sd import save_tiny_sd, tiny_sd_components, tiny_sd_pipeline
 from .tokenizer import tiny_clip_tokenizer
 
-__all__ = ["tiny_clip_tokenizer", "save_tiny_sd", "tiny_sd_components", "tiny_sd_pipeline"]
+__all__ = ["tiny_clip_tokenizer", "save_tiny_clip", "tiny_clip_embedder", "tiny_clip_model", "save_tiny_sd", "tiny_sd_components", "tiny_sd_pipeline"]
