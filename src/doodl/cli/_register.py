@@ -3,3 +3,5 @@
 from __future__ import annotations
 
 from . import cli  # noqa: F401
+from .batch import batch  # noqa: E402
+cli.add_command(batch)
