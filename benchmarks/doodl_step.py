@@ -57,7 +57,8 @@ def one(kind: str, T: int, cfg: dict) -> dict:
     if cfg.get("sd15"):
         from sd15 import build_sd15  # noqa: PLC0415  (GPU-only path)
 
-        backend, loss, cond = build_sd15(device, cfg.get("dtype", "float16"), crops=cfg.get("crops", 16))
+        backend, loss, cond = build_sd15(device, cfg.get("dtype", "float16"), crops=cfg.get("crops", 16),
+                                         compile_unet=cfg.get("compile", False))
     else:
         backend, loss, cond = build_cpu(cfg["size"], cfg["batch"], tuple(cfg["widths"]), device)
     batch = cfg["batch"]
@@ -84,9 +85,14 @@ def one(kind: str, T: int, cfg: dict) -> dict:
     elif kind == "edict":
         sec = timed(edict, 2, sync)
     else:
-        steps = 3
-        r = doodl.optimize(backend, loss, seed=seeds, num_inference_steps=T, opt_steps=steps, grad_mode=kind,
-                           progress=False, **cond)
+        steps = cfg.get("opt_steps", 3)
+        try:
+            r = doodl.optimize(backend, loss, seed=seeds, num_inference_steps=T, opt_steps=steps, grad_mode=kind,
+                               progress=False, **cond)
+        except torch.cuda.OutOfMemoryError:  # naive autograd at large T: the point of the comparison
+            del model
+            torch.cuda.empty_cache()
+            return {"kind": kind, "T": T, "seconds": None, "peak_mb": None, "peak_total_gb": None, "oom": True}
         h = r.history  # history[i].seconds: time at evaluation i; consecutive gaps = one full step
         sec = (h[steps - 1].seconds - h[0].seconds) / (steps - 1)
     peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if device == "cuda" else maxrss_mb() - base_rss
@@ -103,6 +109,8 @@ def main() -> None:
     p.add_argument("--sd15", action="store_true", help="SD 1.5 architecture at 512x512 (GPU)")
     p.add_argument("--dtype", default="float16", help="network dtype for --sd15 (float16, bfloat16, float32)")
     p.add_argument("--crops", type=int, default=16, help="CLIP crops per image for --sd15")
+    p.add_argument("--compile", action="store_true", help="torch.compile the UNet (--sd15)")
+    p.add_argument("--opt-steps", type=int, default=3, help="DOODL steps per measurement (>= 2; the first is warm-up)")
     p.add_argument("--inprocess", action="store_true", help="measure in this process (peak RSS then unreliable)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "doodl_step.json"))
     p.add_argument("--worker", nargs=3, metavar=("KIND", "T", "CFG"), help=argparse.SUPPRESS)
@@ -111,7 +119,8 @@ def main() -> None:
         kind, T, cfg = a.worker
         print(json.dumps(one(kind, int(T), json.loads(cfg))))
         return
-    cfg = {"device": a.device, "sd15": a.sd15, "dtype": a.dtype, "crops": a.crops,
+    cfg = {"device": a.device, "sd15": a.sd15, "dtype": a.dtype, "crops": a.crops, "compile": a.compile,
+           "opt_steps": max(2, a.opt_steps),
            "size": 8 if a.quick else 32, "batch": 1 if (a.quick or a.sd15) else 4,
            "widths": [8, 16] if a.quick else [32, 64, 64]}
     steps = [int(s) for s in (a.steps or ("2,4" if a.quick else "10,25,50")).split(",")]
@@ -122,15 +131,18 @@ def main() -> None:
         for kind in ("ddim", "edict", *modes):
             cells[kind] = one(kind, T, cfg) if a.inprocess else run_isolated(__file__, [kind, str(T), json.dumps(cfg)])
         rows.append({"T": T, **{f"{k}_{f}": v[f] for k, v in cells.items() for f in ("seconds", "peak_mb", "peak_total_gb")}})
+        print(f"T={T}: " + ", ".join(f"{k} {v['seconds']}" for k, v in cells.items()), flush=True)
     what = "SD 1.5 arch 512x512, CFG, CLIP L/14 arch" if a.sd15 else f"pixel UNet {cfg['widths']} {cfg['batch']}x3x{cfg['size']}^2"
     print(f"# doodl_step on {machine()}: {what}")
     print(f"{'T':>3} {'ddim s':>8} {'edict s':>8} " + " ".join(f"{m[:5] + ' s/step':>12} {m[:5] + ' MB':>9}" for m in modes)
           + f" {'step/edict':>10} {'step/ddim':>9}")
     for r in rows:
-        cols = " ".join(f"{r[m + '_seconds']:12.3f} {max(r[m + '_peak_mb'], 0):9.1f}" for m in modes)
+        cols = " ".join(f"{'OOM':>12} {'OOM':>9}" if r[m + "_seconds"] is None else
+                        f"{r[m + '_seconds']:12.3f} {max(r[m + '_peak_mb'], 0):9.1f}" for m in modes)
         m0 = modes[0]
+        ratio = (lambda d: float("nan") if r[m0 + "_seconds"] is None else r[m0 + "_seconds"] / r[d + "_seconds"])
         print(f"{r['T']:>3} {r['ddim_seconds']:8.3f} {r['edict_seconds']:8.3f} {cols} "
-              f"{r[m0 + '_seconds'] / r['edict_seconds']:10.2f} {r[m0 + '_seconds'] / r['ddim_seconds']:9.2f}")
+              f"{ratio('edict'):10.2f} {ratio('ddim'):9.2f}")
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump({"machine": machine(), "config": cfg, "rows": rows}, f, indent=1)

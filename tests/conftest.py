@@ -9,7 +9,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: the test models are tiny, and on a shared 2-core machine a second thread made them ~10x slower.
+torch.set_num_threads(1)
 
 
 def tiny_unet(dtype: torch.dtype = torch.float64, channels: int = 3, size: int = 8):

@@ -238,7 +238,10 @@ class StableDiffusionBackend(Backend):
 
     def _eps(self, x: Tensor, t: int | Tensor, context: Tensor) -> Tensor:
         """One UNet call in the backend dtype; v-prediction becomes eps here (Salimans & Ho 2022)."""
-        out = self.unet(x.to(self.dtype), t, encoder_hidden_states=context.to(self.dtype)).sample.to(x.dtype)
+        # t as a 0-dim device tensor made by a fill kernel: no host-to-device copy, and torch.compile sees one
+        # graph for every t instead of specialising on each Python int
+        tt = t if isinstance(t, Tensor) else torch.full((), int(t), device=x.device, dtype=torch.long)
+        out = self.unet(x.to(self.dtype), tt, encoder_hidden_states=context.to(self.dtype)).sample.to(x.dtype)
         if self.prediction_type == "v_prediction":
             out = v_to_eps(out, x, self.alphas_cumprod[int(t)])
         return out
