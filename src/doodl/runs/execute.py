@@ -1,0 +1,209 @@
+"""execute(spec, out_dir): load the model and guides, run DOODL or a baseline per seed batch, write every output."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..backends.base import Backend
+from ..io import check_writable_dir, load_image
+from .models import ModelCache, resolve_device, resolve_dtype
+from .outputs import image_metadata, package_versions, write_loss_curve, write_run_json, write_seed_files
+from .record import RunRecord, SeedOutput, json_float
+from .spec import RunSpec
+
+log = logging.getLogger(__name__)
+Loss = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class _SeedResult:
+    seed: int
+    image: Tensor  # (C, H, W)
+    loss: float | None
+    losses: list[float | None] = field(default_factory=list)
+    best_step: int | None = None
+    frames: list[Tensor] = field(default_factory=list)
+    frame_steps: list[int] = field(default_factory=list)
+
+
+def check_inputs(spec: RunSpec) -> None:
+    """Fail before loading any model when an input file is missing, unreadable or of an unusable mode."""
+    if spec.image:
+        load_image(spec.image, name="image to edit")
+    for ref in spec.references:
+        load_image(ref, name="reference image")
+    c = spec.classifier or ""
+    if ":" not in c and c.lower().endswith((".pt", ".pth", ".pt2")) and not Path(c).is_file():
+        raise FileNotFoundError(f"--classifier file {c!r} not found (expected a TorchScript or torch.export file)")
+
+
+def conditioning(spec: RunSpec, backend: Backend, guidance_scale: float) -> dict[str, Any]:
+    """Keyword conditioning for backend.denoiser: prompt and CFG for Stable Diffusion, none for pixel (zoo) models."""
+    from ..backends.sd import StableDiffusionBackend
+
+    if isinstance(backend, StableDiffusionBackend):
+        return {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt, "guidance_scale": guidance_scale}
+    if spec.prompt:
+        log.info("model %s takes no text prompt; the prompt is only recorded", spec.model)
+    return {}
+
+
+def _scorer_context(spec: RunSpec, backend: Backend, device: torch.device, dtype: torch.dtype, seed: int):
+    from ..scorers.registry import ScorerContext
+
+    return ScorerContext(prompt=spec.prompt or None, device=str(device), dtype=dtype,
+                         image_size=int(backend.image_shape[-1]), crops=spec.crops, seed=seed)
+
+
+def _edit_image(spec: RunSpec, backend: Backend) -> Tensor:
+    c, h, w = backend.image_shape
+    return load_image(spec.image, size=(h, w), channels=c, name="image to edit").to(backend.device)  # type: ignore[arg-type]
+
+
+def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSpec, settings: dict[str, Any],
+               cond: dict[str, Any], init: tuple[Tensor, Tensor] | None, timesteps: list[int] | None,
+               bar: tqdm) -> list[_SeedResult]:
+    """DOODL (Algorithm 1) on one seed batch, keeping about max_iterates frames of the iterates."""
+    from ..optimizer.loop import optimize
+
+    m = settings["opt_steps"]
+    every = max(1, math.ceil((m + 1) / spec.max_iterates))
+    frames: list[tuple[int, Tensor]] = []
+    seen = {"step": -1, "images": None}
+
+    def callback(info: dict) -> None:
+        step = info["step"]
+        if step % every == 0 or step == m:
+            frames.append((step, info["images"].detach().float().cpu()))
+        seen["step"], seen["images"] = step, info["images"]
+        bar.update(1)
+        bar.set_postfix(seed=batch[0] if len(batch) == 1 else f"{batch[0]}-{batch[-1]}",
+                        loss=f"{float(info['loss'].float().nanmean()):.4f}")
+
+    if init is not None:
+        init = (init[0].expand(len(batch), *init[0].shape[1:]), init[1].expand(len(batch), *init[1].shape[1:]))
+    result = optimize(backend, loss, seed=list(batch), num_inference_steps=spec.steps, opt_steps=m,
+                      config=spec.doodl_config(), init=init, timesteps=timesteps, callback=callback,
+                      progress=False, **cond)
+    if seen["step"] < m:  # stopped early (target_loss): keep the last iterate, finish the bar
+        if not frames or frames[-1][0] != seen["step"]:
+            frames.append((seen["step"], seen["images"].detach().float().cpu()))
+        bar.update(m - seen["step"])
+    out = []
+    for b, s in enumerate(batch):
+        out.append(_SeedResult(
+            s, result.images[b].detach().float().cpu(), json_float(result.loss[b]),
+            [json_float(h.loss[b]) for h in result.history],
+            int(result.best_step[b]) if result.best_step is not None else None,
+            [f[b] for _, f in frames], [st for st, _ in frames]))
+    return out
+
+
+def _run_baseline(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSpec, settings: dict[str, Any],
+                  cond: dict[str, Any], start: Tensor | None, timesteps: list[int] | None, bar: tqdm) -> list[_SeedResult]:
+    """Vanilla sampling or one-step classifier guidance (§3.2.1); for edit, from the DDIM-inverted image."""
+    from ..guidance.one_step import one_step_guidance
+    from ..optimizer.baselines import sample
+    from ..samplers.ddim import ddim_sample
+
+    scale = settings["one_step_scale"]
+    if start is None:
+        images = sample(backend, seed=list(batch), num_inference_steps=spec.steps, method=spec.method,  # type: ignore[arg-type]
+                        loss=loss, scale=scale, **cond).images
+    else:
+        model = backend.denoiser(**cond)
+        if spec.method == "one_step":
+            model = one_step_guidance(model, loss, backend.decode, backend.alphas_cumprod, scale)
+        with torch.no_grad():
+            x0 = ddim_sample(model, start.expand(len(batch), *start.shape[1:]), timesteps, backend.alphas_cumprod,
+                             final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
+            images = backend.decode(x0)
+    with torch.no_grad():
+        final = loss(images)
+    bar.update(1)
+    bar.set_postfix(seed=batch[0], loss=f"{float(final.float().nanmean()):.4f}")
+    return [_SeedResult(s, images[b].detach().float().cpu(), json_float(final[b])) for b, s in enumerate(batch)]
+
+
+def _edit_start(spec: RunSpec, backend: Backend, cond: dict[str, Any], invert_to: int):
+    """Invert the image: exactly with EDICT for DOODL (§5.3), with DDIM for the baselines."""
+    from ..optimizer.editing import invert_image
+    from ..samplers.ddim import ddim_invert
+
+    image = _edit_image(spec, backend)
+    if spec.method == "doodl":
+        cfg = spec.doodl_config()
+        inv = invert_image(backend, image, num_inference_steps=spec.steps, invert_to=invert_to, mix=cfg.mix,
+                           leapfrog=cfg.leapfrog, **cond)
+        return (inv.x, inv.y), inv.timesteps
+    ts = backend.timesteps(spec.steps)[spec.steps - invert_to:]
+    with torch.no_grad():
+        z0 = backend.encode(image).float()
+        x = ddim_invert(backend.denoiser(**cond), z0, ts, backend.alphas_cumprod,
+                        final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
+    return x, ts
+
+
+def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models: ModelCache | None = None) -> RunRecord:
+    """Run one RunSpec end to end and write its outputs under out_dir (created if missing), each file atomically.
+
+    Files: seed-<s>.png per seed (metadata: prompt, seed, every option, versions); for DOODL also
+    iterates-<s>.png / .gif and loss.png; run.json with the record. `models` shares loaded models across runs.
+    """
+    start_time = time.perf_counter()
+    if not isinstance(spec, RunSpec):
+        raise ValueError(f"spec must be a RunSpec, got {type(spec).__name__}")
+    out = check_writable_dir(out_dir)
+    check_inputs(spec)
+    cache = models if models is not None else ModelCache()
+    device, dtype = resolve_device(spec.device), resolve_dtype(spec.dtype)
+    settings = spec.resolved()
+    guides = spec.resolved_guides()
+    backend = cache.backend(spec, device, dtype)
+    cond = conditioning(spec, backend, settings["guidance_scale"])
+    if not cond:
+        settings["guidance_scale"] = None
+    settings.update(device=str(device), dtype=str(dtype).removeprefix("torch."),
+                    guides=[{"name": g.name, "weight": g.weight, "options": dict(g.options)} for g in guides])
+    init, start, timesteps = None, None, None
+    if spec.task == "edit":
+        if spec.method == "doodl":
+            init, timesteps = _edit_start(spec, backend, cond, settings["invert_to"])
+        else:
+            start, timesteps = _edit_start(spec, backend, cond, settings["invert_to"])
+    batches = [spec.seeds[i : i + spec.batch_size] for i in range(0, len(spec.seeds), spec.batch_size)]
+    per_batch = settings["opt_steps"] + 1 if spec.method == "doodl" else 1
+    results: list[_SeedResult] = []
+    with tqdm(total=len(batches) * per_batch, desc=f"{spec.task} ({spec.method})", unit="step",
+              disable=not progress, dynamic_ncols=True) as bar:
+        for batch in batches:
+            loss = cache.loss(guides, _scorer_context(spec, backend, device, dtype, batch[0]))
+            if spec.method == "doodl":
+                results += _run_doodl(backend, loss, batch, spec, settings, cond, init, timesteps, bar)
+            else:
+                results += _run_baseline(backend, loss, batch, spec, settings, cond, start, timesteps, bar)
+    return _write(spec, out, results, settings, time.perf_counter() - start_time)
+
+
+def _write(spec: RunSpec, out: Path, results: list[_SeedResult], settings: dict[str, Any], seconds: float) -> RunRecord:
+    versions = package_versions()
+    fields = {"spec": spec.to_dict(), "settings": settings, "versions": versions}
+    outputs = []
+    for r in results:
+        meta = image_metadata(fields, r.seed, r.loss, r.best_step)
+        image, strip, gif = write_seed_files(out, r.seed, r.image, r.frames, r.frame_steps, meta)
+        outputs.append(SeedOutput(r.seed, r.loss, image, r.losses, r.best_step, r.frame_steps, strip, gif))
+    curve = write_loss_curve(out, [r.losses for r in results], spec.seeds) if spec.method == "doodl" else None
+    record = RunRecord(spec, torch.stack([r.image for r in results]), outputs, settings, versions, seconds, out, curve)
+    write_run_json(out, record)
+    log.info("wrote %d image(s) to %s in %.1fs", len(outputs), out, seconds)
+    return record
