@@ -5,3 +5,6 @@ from __future__ import annotations
 from . import cli  # noqa: F401
 from .batch import batch  # noqa: E402
 cli.add_command(batch)
+from .run_commands import COMMANDS as _RUN_COMMANDS  # noqa: E402
+for _command in _RUN_COMMANDS:  # generate, personalize, edit, classify-guide
+    cli.add_command(_command)
