@@ -1,0 +1,215 @@
+"""Training the zoo: pixel DDPMs (Ho et al. 2020, Algorithm 1; label dropout for classifier-free guidance, Ho &
+Salimans 2022) and clean-image classifiers. Seeded, logged, time-budgeted; reproducible bit for bit on CPU."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..schedules import make_alphas_cumprod
+from .cards import ModelCard, write_card, write_readme
+from .config import ClassifierConfig, DDPMConfig, TrainResult
+from .fid import classifier_accuracy
+from .loop import Data, LoopResult, batch_indices, ema_update, held_out_data, random_hflip, random_shift, \
+    resolve_device, run_steps, training_data
+from .models import NUM_CLASSES
+from .registry import build_module, save_weights, unet_config, weights_dir, weights_path
+
+logger = logging.getLogger(__name__)
+
+
+def _setup(cfg: DDPMConfig | ClassifierConfig) -> tuple[torch.device, torch.Generator]:
+    dev = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)  # model init (built on CPU, so identical on every device) and dropout
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return dev, torch.Generator(device=dev).manual_seed(cfg.seed)  # data order, t, noise, label dropout, shifts
+
+
+def _autocast(cfg: DDPMConfig | ClassifierConfig, dev: torch.device):
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=cfg.amp and dev.type == "cuda")
+
+
+def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.PathLike | None = None,
+               command: str | None = None) -> TrainResult:
+    """Train an eps-prediction DDPM (Algorithm 1) on Fashion-MNIST padded to 32x32; save its EMA as the zoo model.
+
+    Args:
+        cfg: the training config (cfg.conditional: class labels with label dropout to the null label 10).
+        data: (uint8 images (N, 28, 28), labels (N,)); None loads Fashion-MNIST's train split.
+        out_dir: where <name>.safetensors / .json / .png go (default: the zoo folder, see registry.weights_dir).
+        command: recorded in the model card.
+    """
+    cfg.validate()
+    dev, gen = _setup(cfg)
+    (images, labels), source = training_data(cfg, data)
+    arch_cfg = unet_config(cfg.conditional, cfg.unet_config)
+    unet = build_module("UNet2DModel", arch_cfg).to(dev).train()
+    ema = copy.deepcopy(unet).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ac = make_alphas_cumprod(cfg.schedule, cfg.num_train_timesteps).to(dev, torch.float32)
+    images, labels = images.to(dev), labels.to(dev)
+    batches = batch_indices(images.shape[0], cfg.batch_size, gen, dev)
+    logger.info("%s: training on %s, %s, %d parameters", cfg.name, dev, source, sum(p.numel() for p in unet.parameters()))
+
+    def step(i: int) -> Tensor:
+        idx = next(batches)
+        x0 = F.pad(images[idx].float().div(127.5).sub(1).unsqueeze(1), (cfg.pad,) * 4, value=-1.0)  # [-1, 1], padded
+        if cfg.hflip:
+            x0 = random_hflip(x0, gen)
+        t = torch.randint(0, cfg.num_train_timesteps, (x0.shape[0],), generator=gen, device=dev)  # 1. t ~ U{1..T}
+        noise = torch.randn(x0.shape, generator=gen, device=dev)  # 2. eps ~ N(0, I)
+        a = ac[t].view(-1, 1, 1, 1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # 3. x_t = sqrt(a_bar) x0 + sqrt(1 - a_bar) eps (DDPM eq. 4)
+        y = None
+        if cfg.conditional:  # 4. label dropout: the null label trains the unconditional branch of CFG
+            drop = torch.rand(x0.shape[0], generator=gen, device=dev) < cfg.label_dropout
+            y = torch.where(drop, torch.full_like(labels[idx], NUM_CLASSES), labels[idx])
+        with _autocast(cfg, dev):
+            pred = unet(xt, t, class_labels=y).sample
+        loss = F.mse_loss(pred.float(), noise)  # 5. ||eps - eps_theta(x_t, t)||^2 (DDPM eq. 14)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(unet.parameters(), cfg.grad_clip)
+        opt.step()
+        ema_update(ema, unet, cfg.ema_decay, i)
+        return loss.detach()
+
+    run = run_steps(cfg, step, opt)
+    out = weights_dir(out_dir)
+    extra = {"ema_decay": cfg.ema_decay, "schedule": f"{cfg.schedule} betas 1e-4..0.02, T={cfg.num_train_timesteps}",
+             "prediction": "epsilon", "pad": f"28 -> {28 + 2 * cfg.pad} with -1"}
+    if cfg.conditional:
+        extra["label_dropout"] = f"p={cfg.label_dropout} to null label {NUM_CLASSES}"
+    meta = {"schedule": cfg.schedule, "num_train_timesteps": str(cfg.num_train_timesteps), "pad": str(cfg.pad)}
+    path = save_weights(weights_path(cfg.name, out), ema, "UNet2DModel", arch_cfg, getattr(torch, cfg.save_dtype), meta)
+    extra.update(_ddpm_samples(cfg, out, data is None))
+    return _finish(cfg, ema, "ddpm", path, run, source, command, None, extra)
+
+
+def _ddpm_samples(cfg: DDPMConfig, out: Path, real_data: bool) -> dict:
+    """The sample grid PNG beside the weights and, if asked and possible, sample metrics (from the saved file)."""
+    if cfg.grid_seeds == 0 and cfg.sample_eval == 0:
+        return {}
+    from .registry import load_classifier, load_fashion_backend
+    from .samples import sample_grid, sample_metrics
+
+    extra: dict = {}
+    backend = load_fashion_backend(cfg.conditional, cfg.device, weights_dir=out)  # exactly what users will load
+    if cfg.grid_seeds:
+        from ..io.atomic import atomic_path
+
+        png = out / f"{cfg.name}.png"
+        img = sample_grid(backend, cfg.grid_seeds, cfg.grid_steps)
+        with atomic_path(png) as tmp:
+            img.save(tmp, format="PNG")
+        extra["grid"] = png.name
+        extra["grid_how"] = (f"DDIM {cfg.grid_steps} steps, seeds 0-{cfg.grid_seeds - 1}"
+                             + (", one row per class, no guidance (scale 1)" if cfg.conditional else ""))
+    if cfg.sample_eval:
+        try:
+            eval_model = load_classifier("fashion-eval", cfg.device, weights_dir=out)
+            from ..data.fashion_mnist import as_float_images, load_fashion_mnist
+
+            ref = as_float_images(load_fashion_mnist("test", root=cfg.data_dir)[0])
+        except (FileNotFoundError, ValueError) as e:
+            logger.warning("%s: no sample metrics (%s)", cfg.name, e)
+            return extra
+        extra["samples"] = sample_metrics(backend, eval_model, ref, cfg.sample_eval, cfg.grid_steps)
+        extra["samples_how"] = f"DDIM {cfg.grid_steps} steps vs the first {cfg.sample_eval} test images, fashion-eval features"
+        logger.info("%s sample metrics: %s", cfg.name, extra["samples"])
+    return extra
+
+
+def train_classifier(cfg: ClassifierConfig, data: Data | None = None, test_data: Data | None = None, *,
+                     out_dir: str | os.PathLike | None = None, command: str | None = None) -> TrainResult:
+    """Train a classifier on clean images in [0, 1] (cross-entropy, light random shifts) and measure test accuracy.
+
+    Args:
+        cfg: the training config (cfg.arch: "guidance" -> GuidanceCNN, "eval" -> EvalCNN).
+        data: (uint8 images (N, 28, 28), labels (N,)); None loads Fashion-MNIST's train split.
+        test_data: held-out data for the card's accuracy; None uses the test split when `data` is None.
+        out_dir: where <name>.safetensors / .json go (default: the zoo folder).
+        command: recorded in the model card.
+    """
+    cfg.validate()
+    dev, gen = _setup(cfg)
+    (images, labels), source = training_data(cfg, data)
+    held_out = held_out_data(cfg, data, test_data)
+    arch = "GuidanceCNN" if cfg.arch == "guidance" else "EvalCNN"
+    arch_cfg = {} if cfg.width is None else {"width": cfg.width}
+    model = build_module(arch, arch_cfg).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    images, labels = images.to(dev), labels.to(dev)
+    batches = batch_indices(images.shape[0], cfg.batch_size, gen, dev)
+    logger.info("%s: training %s on %s, %s", cfg.name, arch, dev, source)
+
+    def step(i: int) -> Tensor:
+        idx = next(batches)
+        x = random_shift(images[idx].float().div(255).unsqueeze(1), cfg.max_shift, gen)  # [0, 1], light augmentation
+        if cfg.hflip:
+            x = random_hflip(x, gen)
+        with _autocast(cfg, dev):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        return loss.detach()
+
+    run = run_steps(cfg, step, opt)
+    model.eval()
+    acc = None
+    if held_out is not None:
+        acc = classifier_accuracy(model, held_out[0].to(dev), held_out[1])
+        logger.info("%s: test accuracy %.4f on %d images", cfg.name, acc, held_out[0].shape[0])
+    out = weights_dir(out_dir)
+    path = save_weights(weights_path(cfg.name, out), model, arch, arch_cfg, getattr(torch, cfg.save_dtype))
+    extra = {"augmentation": f"random shifts up to {cfg.max_shift} px" + (", horizontal flips" if cfg.hflip else ""),
+             "trained_on": "clean images only"}
+    if held_out is not None:
+        extra["test_images"] = int(held_out[0].shape[0])
+    return _finish(cfg, model, "classifier", path, run, source, command, acc, extra)
+
+
+def _finish(cfg: DDPMConfig | ClassifierConfig, module: nn.Module, kind: str, path: Path, run: LoopResult, source: str,
+            command: str | None, acc: float | None, extra: dict) -> TrainResult:
+    """Write the model card and the zoo README; build the TrainResult."""
+    import dataclasses
+
+    import diffusers
+    import safetensors
+
+    blob = path.read_bytes()
+    card = ModelCard(
+        name=cfg.name, kind=kind, arch=type(module).__name__, data=source, steps=run.steps, batch_size=cfg.batch_size,
+        final_loss=run.final_loss, seconds=round(run.seconds, 1), device=_device_name(cfg.device),
+        command=command or f"doodl.zoo.train_{kind if kind == 'ddpm' else 'classifier'}(<config>)",
+        torch_version=torch.__version__, params=sum(p.numel() for p in module.parameters()),
+        weights_file=path.name, weights_bytes=len(blob), weights_sha256=hashlib.sha256(blob).hexdigest(),
+        save_dtype=cfg.save_dtype, seed=cfg.seed, test_accuracy=acc, stopped_early=run.stopped_early,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        config={k: v for k, v in dataclasses.asdict(cfg).items()},
+        extra={**extra, "versions": {"diffusers": diffusers.__version__, "safetensors": safetensors.__version__}},
+    )
+    card_file = write_card(card, path.parent)
+    write_readme(path.parent)
+    logger.info("%s: wrote %s (%.2f MB) and %s", cfg.name, path, len(blob) / 1e6, card_file.name)
+    return TrainResult(cfg.name, path, card_file, run.steps, run.final_loss, run.seconds, run.stopped_early, acc,
+                       run.losses, extra)
+
+
+def _device_name(device: str) -> str:
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
