@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from . import cli  # noqa: F401
+from .zoo import zoo  # noqa: E402
+cli.add_command(zoo)
 from .batch import batch  # noqa: E402
 cli.add_command(batch)
 from .run_commands import COMMANDS as _RUN_COMMANDS  # noqa: E402
