@@ -284,3 +284,9 @@ def test_cuda_out_of_memory_exits_3_with_advice(tiny, tmp_path, capsys, monkeypa
     msg = _one_line_error(code, err, expected_code=3)
     assert "out of memory" in msg and "--dtype float16" in msg
     assert not list(tmp_path.iterdir())  # no partial outputs
+
+
+@pytest.mark.parametrize("command", ["generate", "personalize", "edit", "classify-guide"])
+def test_help_shows_examples(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "Examples:" in out and f"doodl {command} " in out and "--guide" in out

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .checks import check_integer, check_number, parse_class, parse_guide_entry, parse_seed_list
 from .defaults import (
     CLASSIFIER_CLASSES,
     DEFAULT_CLASSIFIER,
@@ -16,79 +16,12 @@ from .defaults import (
     TASK_DEFAULTS,
     TASKS,
     TaskDefaults,
-    ZOO_CLASSIFIERS,
 )
 
 if TYPE_CHECKING:
     from ..cli.options import GuideSpec
 
-MAX_SEEDS = 10_000  # the same bound as the CLI's --seed parser
 _RESERVED_OPTIONS = ("lr", "grad_mode", "coupling_dtype")  # own fields, or not JSON-safe
-
-
-def _guide(value: Any) -> "GuideSpec":
-    """A GuideSpec from itself, a CLI string ('clip-text:0.5,prompt=x') or a dict {name, weight, options}."""
-    from ..cli.options import GuideSpec, parse_guide
-
-    if isinstance(value, GuideSpec):
-        return value
-    if isinstance(value, str):
-        return parse_guide(value)
-    if isinstance(value, Mapping) and "name" in value and set(value) <= {"name", "weight", "options"}:
-        spec = parse_guide(str(value["name"]))
-        weight = value.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0 or math.isinf(weight):
-            raise ValueError(f"guide {spec.name}: weight must be a finite number >= 0, got {weight!r}")
-        opts = value.get("options") or {}
-        if not isinstance(opts, Mapping):
-            raise ValueError(f"guide {spec.name}: options must be a dict, got {type(opts).__name__}")
-        return GuideSpec(spec.name, float(weight), {str(k): v for k, v in opts.items()})
-    raise ValueError(f"guides entries must be strings like 'clip-text:0.5,prompt=...' or dicts with name/weight/options, got {value!r}")
-
-
-def _seeds(value: Any) -> tuple[int, ...]:
-    from ..cli.options import parse_seeds
-
-    if isinstance(value, str):
-        return tuple(parse_seeds(value))
-    items = [value] if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else None
-    if not items or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in items):
-        raise ValueError(f"seeds must be a non-negative int, a non-empty list of them or a range like '0-3', got {value!r}")
-    if len(items) > MAX_SEEDS:
-        raise ValueError(f"seeds selects {len(items)} seeds; at most {MAX_SEEDS}")
-    return tuple(dict.fromkeys(items))
-
-
-def parse_class(value: str | int, classifier: str | None = None) -> int:
-    """A class index from an int or its digits; zoo classifiers also take Fashion-MNIST names ('sneaker')."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    if (classifier or DEFAULT_CLASSIFIER) in ZOO_CLASSIFIERS:
-        from ..data.fashion_mnist import class_index
-
-        try:
-            return class_index(text)
-        except ValueError as e:
-            raise ValueError(f"--class: {e}") from None
-    raise ValueError(f"--class must be an integer class index, got {value!r}")
-
-
-def _number(name: str, value: Any, low: float | None = None, open_low: bool = False, high: float | None = None) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if open_low else value >= low)) and (high is None or value <= high)
-    if not ok:
-        lo = "" if low is None else f" {'>' if open_low else '>='} {low:g}"
-        hi = "" if high is None else f" and <= {high:g}"
-        raise ValueError(f"{name} must be a finite number{lo}{hi}, got {value!r}")
-
-
-def _integer(name: str, value: Any, low: int, high: int | None = None) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
-        rng = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -134,9 +67,9 @@ class RunSpec:
         put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 -- frozen dataclass normalisation
         method = str(self.method).replace("-", "_")
         put("method", method)
-        put("seeds", _seeds(self.seeds))
+        put("seeds", parse_seed_list(self.seeds))
         guides = (self.guides,) if isinstance(self.guides, (str, Mapping)) else self.guides
-        put("guides", tuple(_guide(g) for g in guides))
+        put("guides", tuple(parse_guide_entry(g) for g in guides))
         for name in ("references", "clip_models"):
             v = getattr(self, name)
             put(name, (v,) if isinstance(v, str) else tuple(str(x) for x in v))
@@ -156,32 +89,32 @@ class RunSpec:
             raise ValueError(f"--model must be a hub id, folder or short name, got {self.model!r}")
         if not isinstance(self.prompt, str) or not (self.negative_prompt is None or isinstance(self.negative_prompt, str)):
             raise ValueError("prompt and negative_prompt must be strings")
-        _integer("--steps", self.steps, 1)
+        check_integer("--steps", self.steps, 1)
         if self.opt_steps is not None:
-            _integer("--opt-steps", self.opt_steps, 0)
+            check_integer("--opt-steps", self.opt_steps, 0)
         if self.lr is not None:
-            _number("--lr", self.lr, 0, open_low=True)
+            check_number("--lr", self.lr, 0, open_low=True)
         for name, v in (("--guidance-scale", self.guidance_scale), ("--one-step-scale", self.one_step_scale)):
             if v is not None:
-                _number(name, v, 0)
+                check_number(name, v, 0)
         self._check_guides()
         self._check_task()
         if self.clip_weights and len(self.clip_weights) != len(self.clip_models):
             raise ValueError(f"--clip-weight was given {len(self.clip_weights)} times for {len(self.clip_models)} --clip-model")
         for w in self.clip_weights:
-            _number("--clip-weight", w, 0)
+            check_number("--clip-weight", w, 0)
         if self.dtype not in DTYPES:
             raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if not isinstance(self.device, str) or not self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"):
             raise ValueError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.grad_mode not in GRAD_MODES:
             raise ValueError(f"--grad-mode must be one of {', '.join(GRAD_MODES)}, got {self.grad_mode!r}")
-        _integer("--crops", self.crops, 0)
+        check_integer("--crops", self.crops, 0)
         for name, v in (("--height", self.height), ("--width", self.width)):
             if v is not None:
-                _integer(name, v, 1)
-        _integer("--batch-size", self.batch_size, 1)
-        _integer("max_iterates", self.max_iterates, 1)
+                check_integer(name, v, 1)
+        check_integer("--batch-size", self.batch_size, 1)
+        check_integer("max_iterates", self.max_iterates, 1)
         if not isinstance(self.low_memory, bool):
             raise ValueError(f"low_memory must be true or false, got {self.low_memory!r}")
         self.doodl_config()  # checks doodl_options
@@ -198,9 +131,9 @@ class RunSpec:
             if not self.image:
                 raise ValueError("edit needs an image to edit")
             if self.invert_to is not None:
-                _integer("--invert-to", self.invert_to, 1, self.steps)
+                check_integer("--invert-to", self.invert_to, 1, self.steps)
             if self.target is not None:
-                _number("--target", self.target, 1, high=10)  # LAION's ratings run from 1 to 10 (§5.3)
+                check_number("--target", self.target, 1, high=10)  # LAION's ratings run from 1 to 10 (§5.3)
         if self.task == "personalize" and not self.references:
             raise ValueError("personalize needs at least one reference image")
         if self.task == "classify-guide":
@@ -211,7 +144,7 @@ class RunSpec:
             v = self.class_index
             if n is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n):
                 raise ValueError(f"--class must be in 0-{n - 1} for {classifier} ({n} classes), got {v!r}")
-            _integer("--class", v, 0)
+            check_integer("--class", v, 0)
 
     # ---- resolved values ----
 

@@ -1,0 +1,81 @@
+"""Parsing and range checks for RunSpec fields; every error names the CLI option it comes from."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .defaults import DEFAULT_CLASSIFIER, ZOO_CLASSIFIERS
+
+if TYPE_CHECKING:
+    from ..cli.options import GuideSpec
+
+MAX_SEEDS = 10_000  # the same bound as the CLI's --seed parser
+
+
+def parse_guide_entry(value: Any) -> "GuideSpec":
+    """A GuideSpec from itself, a CLI string ('clip-text:0.5,prompt=x') or a dict {name, weight, options}."""
+    from ..cli.options import GuideSpec, parse_guide
+
+    if isinstance(value, GuideSpec):
+        return value
+    if isinstance(value, str):
+        return parse_guide(value)
+    if isinstance(value, Mapping) and "name" in value and set(value) <= {"name", "weight", "options"}:
+        spec = parse_guide(str(value["name"]))
+        weight = value.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0 or math.isinf(weight):
+            raise ValueError(f"guide {spec.name}: weight must be a finite number >= 0, got {weight!r}")
+        opts = value.get("options") or {}
+        if not isinstance(opts, Mapping):
+            raise ValueError(f"guide {spec.name}: options must be a dict, got {type(opts).__name__}")
+        return GuideSpec(spec.name, float(weight), {str(k): v for k, v in opts.items()})
+    raise ValueError(f"guides entries must be strings like 'clip-text:0.5,prompt=...' or dicts with name/weight/options, got {value!r}")
+
+
+def parse_seed_list(value: Any) -> tuple[int, ...]:
+    """A tuple of distinct seeds from an int, a list, or a range string like '0-3,7'."""
+    from ..cli.options import parse_seeds
+
+    if isinstance(value, str):
+        return tuple(parse_seeds(value))
+    items = [value] if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else None
+    if not items or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in items):
+        raise ValueError(f"seeds must be a non-negative int, a non-empty list of them or a range like '0-3', got {value!r}")
+    if len(items) > MAX_SEEDS:
+        raise ValueError(f"seeds selects {len(items)} seeds; at most {MAX_SEEDS}")
+    return tuple(dict.fromkeys(items))
+
+
+def parse_class(value: str | int, classifier: str | None = None) -> int:
+    """A class index from an int or its digits; zoo classifiers also take Fashion-MNIST names ('sneaker')."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if (classifier or DEFAULT_CLASSIFIER) in ZOO_CLASSIFIERS:
+        from ..data.fashion_mnist import class_index
+
+        try:
+            return class_index(text)
+        except ValueError as e:
+            raise ValueError(f"--class: {e}") from None
+    raise ValueError(f"--class must be an integer class index, got {value!r}")
+
+
+def check_number(name: str, value: Any, low: float | None = None, open_low: bool = False, high: float | None = None) -> None:
+    """A finite number within the bounds, else a ValueError naming `name`."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low is None or (value > low if open_low else value >= low)) and (high is None or value <= high)
+    if not ok:
+        lo = "" if low is None else f" {'>' if open_low else '>='} {low:g}"
+        hi = "" if high is None else f" and <= {high:g}"
+        raise ValueError(f"{name} must be a finite number{lo}{hi}, got {value!r}")
+
+
+def check_integer(name: str, value: Any, low: int, high: int | None = None) -> None:
+    """An int (not bool) within the bounds, else a ValueError naming `name`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
+        rng = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
