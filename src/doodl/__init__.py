@@ -14,6 +14,7 @@ from .schedules import ddim_timesteps, make_alphas_cumprod
 from .backends import PixelBackend, StableDiffusionBackend, load_backend, register_backend
 from . import scorers
 from .scorers import MultiCrop, build_scorer, scorer_from_guides, weighted_sum
+from .runs import ModelCache, RunRecord, RunSpec, execute
 
 __version__ = "0.1.0"
 
@@ -23,4 +24,5 @@ __all__ = [
     "DoodlConfig", "DoodlResult", "InvertedImage", "SampleResult", "invert_image", "optimize", "sample",
     "PixelBackend", "StableDiffusionBackend", "load_backend", "register_backend",
     "scorers", "MultiCrop", "build_scorer", "scorer_from_guides", "weighted_sum",
+    "ModelCache", "RunRecord", "RunSpec", "execute",
 ]
