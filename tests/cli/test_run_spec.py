@@ -182,3 +182,23 @@ def test_baselines_on_the_toy_model(toy_model, tmp_path):
                          tmp_path / method, progress=False)
         assert record.loss_curve is None and record.outputs[0].iterates is None
         assert record.outputs[0].loss is not None and (tmp_path / method / "seed-0.png").is_file()
+
+
+def test_a_failure_keeps_the_finished_seeds_and_writes_no_record(toy_model, tmp_path, monkeypatch):
+    import doodl.optimizer.loop as loop
+
+    real, calls = loop.optimize, []
+
+    def flaky(*args, **kwargs):
+        calls.append(kwargs["seed"])
+        if len(calls) == 2:
+            raise RuntimeError("CUDA out of memory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "optimize", flaky)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        execute(RunSpec(model="toy", guides=["brightness"], seeds=[0, 1], steps=2, opt_steps=1, device="cpu"),
+                tmp_path, progress=False)
+    assert calls == [[0], [1]]
+    assert (tmp_path / "seed-0.png").is_file() and not (tmp_path / "seed-1.png").exists()
+    assert not (tmp_path / "run.json").exists() and not list(tmp_path.glob(".*tmp*"))

@@ -182,28 +182,31 @@ def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models
             start, timesteps = _edit_start(spec, backend, cond, settings["invert_to"])
     batches = [spec.seeds[i : i + spec.batch_size] for i in range(0, len(spec.seeds), spec.batch_size)]
     per_batch = settings["opt_steps"] + 1 if spec.method == "doodl" else 1
+    record_fields = {"spec": spec.to_dict(), "settings": settings, "versions": package_versions()}
     results: list[_SeedResult] = []
+    outputs: list[SeedOutput] = []
     with tqdm(total=len(batches) * per_batch, desc=f"{spec.task} ({spec.method})", unit="step",
               disable=not progress, dynamic_ncols=True) as bar:
         for batch in batches:
             loss = cache.loss(guides, _scorer_context(spec, backend, device, dtype, batch[0]))
             if spec.method == "doodl":
-                results += _run_doodl(backend, loss, batch, spec, settings, cond, init, timesteps, bar)
+                done = _run_doodl(backend, loss, batch, spec, settings, cond, init, timesteps, bar)
             else:
-                results += _run_baseline(backend, loss, batch, spec, settings, cond, start, timesteps, bar)
-    return _write(spec, out, results, settings, time.perf_counter() - start_time)
-
-
-def _write(spec: RunSpec, out: Path, results: list[_SeedResult], settings: dict[str, Any], seconds: float) -> RunRecord:
-    versions = package_versions()
-    fields = {"spec": spec.to_dict(), "settings": settings, "versions": versions}
-    outputs = []
-    for r in results:
-        meta = image_metadata(fields, r.seed, r.loss, r.best_step)
-        image, strip, gif = write_seed_files(out, r.seed, r.image, r.frames, r.frame_steps, meta)
-        outputs.append(SeedOutput(r.seed, r.loss, image, r.losses, r.best_step, r.frame_steps, strip, gif))
+                done = _run_baseline(backend, loss, batch, spec, settings, cond, start, timesteps, bar)
+            outputs += [_write_seed(out, r, record_fields) for r in done]  # finished seeds survive a later failure
+            results += done
+    seconds = time.perf_counter() - start_time
     curve = write_loss_curve(out, [r.losses for r in results], spec.seeds) if spec.method == "doodl" else None
-    record = RunRecord(spec, torch.stack([r.image for r in results]), outputs, settings, versions, seconds, out, curve)
+    record = RunRecord(spec, torch.stack([r.image for r in results]), outputs, settings, record_fields["versions"],
+                       seconds, out, curve)
     write_run_json(out, record)
     log.info("wrote %d image(s) to %s in %.1fs", len(outputs), out, seconds)
     return record
+
+
+def _write_seed(out: Path, r: _SeedResult, record_fields: dict[str, Any]) -> SeedOutput:
+    """Write one seed's image (with metadata), strip and GIF; drop its frames from memory."""
+    meta = image_metadata(record_fields, r.seed, r.loss, r.best_step)
+    image, strip, gif = write_seed_files(out, r.seed, r.image, r.frames, r.frame_steps, meta)
+    r.frames = []
+    return SeedOutput(r.seed, r.loss, image, r.losses, r.best_step, r.frame_steps, strip, gif)

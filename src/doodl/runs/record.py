@@ -52,7 +52,7 @@ class RunRecord:
     outputs: list[SeedOutput]
     settings: dict[str, Any]  # resolved defaults, device, dtype and the guides actually used
     versions: dict[str, str]
-    seconds: float  # wall time of loading and running (writing the files excluded)
+    seconds: float  # wall time from the start until the last seed image was written
     out_dir: Path
     loss_curve: Path | None = None  # loss.png (DOODL)
     run_json: Path | None = None
