@@ -203,6 +203,16 @@ def test_classify_guide_on_the_zoo_model(zoo_dir, tmp_path, capsys):
     assert record["spec"]["class_index"] == 7 and record["settings"]["guidance_scale"] is None  # no text conditioning
 
 
+def test_edit_on_the_zoo_model_toward_a_class(zoo_dir, tmp_path, capsys):
+    photo = tmp_path / "shirt.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (28, 28), dtype=np.uint8)).save(photo)
+    code, _, _ = run(capsys, "edit", photo, "--model", "fashion", "--guide", "classifier,classifier=fashion-guide,class=7",
+                     "--invert-to", "1", "--quiet", "--out", tmp_path / "out", *FAST)
+    assert code == 0
+    assert _pixels(tmp_path / "out" / "seed-0.png").shape == (28, 28)
+    assert (tmp_path / "out" / "iterates-0.gif").is_file()
+
+
 # ---- errors: one line, non-zero exit, no traceback ----
 
 def _one_line_error(code: int, err: str, expected_code: int = 2) -> str:
@@ -232,6 +242,13 @@ def test_unknown_guide_lists_the_valid_ones(tmp_path, capsys):
     code, _, err = run(capsys, "generate", "a cat", "--guide", "sharpness:2", "--out", tmp_path, *FAST)
     msg = _one_line_error(code, err)
     assert "sharpness" in msg and "clip-text" in msg and "aesthetic" in msg
+
+
+def test_unknown_guide_option_fails_before_loading(tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "a cat", "--guide", "clip-text,colour=red", "--model", tmp_path / "none",
+                       "--out", tmp_path, *FAST)
+    msg = _one_line_error(code, err)
+    assert "colour" in msg and "prompt" in msg  # names the bad option and lists the valid ones
 
 
 def test_unreadable_and_wrong_mode_images_name_the_file(tmp_path, capsys):
@@ -282,7 +299,7 @@ def test_cuda_out_of_memory_exits_3_with_advice(tiny, tmp_path, capsys, monkeypa
     code, _, err = run(capsys, "generate", "a cat", "--model", tiny["sd"], "--clip-model", tiny["clip"], "--quiet",
                        "--out", tmp_path, *FAST)
     msg = _one_line_error(code, err, expected_code=3)
-    assert "out of memory" in msg and "--dtype float16" in msg
+    assert "out of memory" in msg and "--dtype float16" in msg and "--low-memory" in msg
     assert not list(tmp_path.iterdir())  # no partial outputs
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +18,12 @@ from .options import SeedRange
 
 GUIDE_HELP = ("Scorer to optimise, NAME[:WEIGHT][,KEY=VALUE...]; repeat to combine (weighted sum). Names: clip-text, "
               "clip-image, aesthetic, classifier, brightness.")
+
+
+class OutOfMemory(click.ClickException):
+    """The device ran out of memory: one line naming the memory-saving options, exit code 3."""
+
+    exit_code = 3
 
 
 def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
@@ -115,7 +122,14 @@ def run_task(task: str, params: dict[str, Any], **fields: Any) -> RunRecord:
     spec = RunSpec(task=task, **params, **fields)
     check_writable_dir(out, "--out")  # before any model is loaded
     _setup_logging(quiet)
-    record = execute(spec, out, progress=not quiet)
+    try:
+        record = execute(spec, out, progress=not quiet)
+    except RuntimeError as e:
+        if "out of memory" not in str(e).lower() or os.environ.get("DOODL_DEBUG"):
+            raise
+        raise OutOfMemory(f"out of memory on {spec.device}. Try --low-memory (VAE slicing, UNet checkpointing), "
+                          "--dtype float16, --batch-size 1, fewer --crops or a smaller --height/--width; "
+                          "--grad-mode reversible (the default) keeps memory independent of --steps") from None
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2))
     elif quiet:

@@ -123,8 +123,12 @@ class RunSpec:
         from ..scorers.registry import SCORERS
 
         for g in self.guides:
-            if g.name.lower() not in SCORERS:
+            entry = SCORERS.get(g.name.lower())
+            if entry is None:
                 raise ValueError(f"unknown guide {g.name!r}; valid guides: {', '.join(sorted(SCORERS))}")
+            unknown = sorted({str(k).strip().replace("_", "-") for k in g.options} - set(entry.options))
+            if unknown:  # checked here too, so a typo fails before any model is loaded
+                raise ValueError(f"--guide {g.name}: unknown option {unknown[0]!r}; valid options: {', '.join(entry.options)}")
 
     def _check_task(self) -> None:
         if self.task == "edit":
