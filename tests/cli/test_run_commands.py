@@ -147,6 +147,7 @@ class _TinyClassifier(torch.nn.Module):
         return self.conv(x).mean(dim=(2, 3))
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")
 def test_classify_guide_with_a_torchscript_file(tiny, tmp_path, capsys):
     torch.manual_seed(0)
     path = tmp_path / "clf.pt"
