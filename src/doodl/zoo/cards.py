@@ -10,18 +10,22 @@ from typing import Any
 
 from ..io.atomic import atomic_write_text
 from .config import NAMES
-from .registry import card_path, weights_dir
+from .registry import card_path, zoo_dir
 
-# The lead's recipe for one H100 (the data folder passed via $DOODL_FASHION_MNIST; `python -m` works from a
-# PYTHONPATH=src checkout). Each --max-minutes is a per-model wall-clock cap; the run still saves when it bites.
+# The recipe for one H100 (data via $DOODL_FASHION_MNIST; `python -m` works from a PYTHONPATH=src checkout).
+# --max-minutes caps each model's training loop (a run still saves when it bites); test accuracy, the sample grid
+# and --sample-eval add ~10-30 s per model. The UNet's it/s shows in the first progress lines.
 GPU_COMMANDS = """\
 export PYTHONPATH=src DOODL_FASHION_MNIST=/path/to/fashion-mnist
+# all four in one process (classifiers first; each model capped at 2.2 minutes of training):
+python -m doodl.cli zoo train --model all --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000
+# or one by one:
 python -m doodl.cli zoo train --model fashion-guide --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 1
 python -m doodl.cli zoo train --model fashion-eval --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 1
-python -m doodl.cli zoo train --model fashion-ddpm --device cuda --amp --steps 4000 --batch-size 256 --max-minutes 2.4 --sample-eval 1000
-python -m doodl.cli zoo train --model fashion-cond-ddpm --device cuda --amp --steps 4000 --batch-size 256 --max-minutes 2.4 --sample-eval 1000"""
+python -m doodl.cli zoo train --model fashion-ddpm --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000
+python -m doodl.cli zoo train --model fashion-cond-ddpm --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000"""
 
-CPU_SMOKE_COMMAND = "doodl zoo train --model all --steps 20 --batch-size 16 --limit 256 --out-dir /tmp/zoo-smoke"
+CPU_SMOKE_COMMAND = "doodl zoo train --model all --steps 20 --batch-size 16 --limit 256 --grid-seeds 1 --out-dir /tmp/zoo-smoke"
 
 
 @dataclass
@@ -86,7 +90,7 @@ def _fmt(x: float | None, spec: str = ".4f") -> str:
 
 def render_readme(folder: str | os.PathLike | None = None) -> str:
     """Markdown for the zoo folder: a table of all models with cards, one section per card, the GPU recipe."""
-    folder = weights_dir(folder)
+    folder = zoo_dir(folder)
     cards = [c for c in (read_card(n, folder) for n in NAMES) if c is not None]
     lines = [
         "# doodl model zoo (Fashion-MNIST)",
@@ -116,14 +120,15 @@ def render_readme(folder: str | os.PathLike | None = None) -> str:
                 lines.append(f"- samples: ![{c.name} samples]({v})")
             elif k != "versions":
                 lines.append(f"- {k}: {json.dumps(v, sort_keys=True) if isinstance(v, dict) else v}")
-    lines += ["", "## Training the zoo", "", "On one GPU (about 6 minutes on an H100; `--max-minutes` caps each model):",
-              "", "```sh", GPU_COMMANDS, "```", "", "A CPU smoke run with tiny settings (seconds, useless weights):",
-              "", "```sh", CPU_SMOKE_COMMAND, "```", ""]
+    lines += ["", "## Training the zoo", "", "On one GPU (about 6 minutes on an H100):", "",
+              "```sh", GPU_COMMANDS, "```", "",
+              "A CPU smoke run of the real architectures (a few minutes on 2 cores; the weights are useless):", "",
+              "```sh", CPU_SMOKE_COMMAND, "```", ""]
     return "\n".join(lines)
 
 
 def write_readme(folder: str | os.PathLike | None = None) -> Path:
     """Render the zoo README into <folder>/README.md atomically."""
-    path = weights_dir(folder) / "README.md"
+    path = zoo_dir(folder) / "README.md"
     atomic_write_text(path, render_readme(folder))
     return path

@@ -88,8 +88,7 @@ def lr_factor(step: int, total: int, warmup: int, final_frac: float) -> float:
 def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
     """ema <- d ema + (1 - d) model with d = min(decay, (1 + step) / (10 + step)) (TensorFlow's EMA num_updates warmup)."""
     d = min(decay, (1 + step) / (10 + step))
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(pm.detach(), 1 - d)
+    torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1 - d)  # one kernel per group
     for be, bm in zip(ema.buffers(), model.buffers()):
         be.copy_(bm)
 

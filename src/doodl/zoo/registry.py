@@ -29,7 +29,7 @@ def check_name(name: str, allowed: tuple[str, ...] = NAMES) -> str:
     return name
 
 
-def weights_dir(weights_dir: str | os.PathLike | None = None) -> Path:
+def zoo_dir(weights_dir: str | os.PathLike | None = None) -> Path:
     """The folder of zoo weights: `weights_dir`, else $DOODL_ZOO_DIR, else the package's zoo/weights."""
     if weights_dir is not None:
         return Path(weights_dir)
@@ -37,14 +37,14 @@ def weights_dir(weights_dir: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else PACKAGE_DIR
 
 
-def weights_path(name: str, weights_dir_: str | os.PathLike | None = None) -> Path:
+def weights_path(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     """Path of <name>.safetensors in the zoo folder (it need not exist)."""
-    return weights_dir(weights_dir_) / f"{check_name(name)}.safetensors"
+    return zoo_dir(weights_dir) / f"{check_name(name)}.safetensors"
 
 
-def card_path(name: str, weights_dir_: str | os.PathLike | None = None) -> Path:
+def card_path(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     """Path of the model card <name>.json beside the weights."""
-    return weights_dir(weights_dir_) / f"{check_name(name)}.json"
+    return zoo_dir(weights_dir) / f"{check_name(name)}.json"
 
 
 def save_weights(path: str | os.PathLike, module: nn.Module, arch: str, config: dict[str, Any],

@@ -21,16 +21,19 @@ from .fid import classifier_accuracy
 from .loop import Data, LoopResult, batch_indices, ema_update, held_out_data, random_hflip, random_shift, \
     resolve_device, run_steps, training_data
 from .models import NUM_CLASSES
-from .registry import build_module, save_weights, unet_config, weights_dir, weights_path
+from .registry import build_module, save_weights, unet_config, weights_path, zoo_dir
 
 logger = logging.getLogger(__name__)
 
 
 def _setup(cfg: DDPMConfig | ClassifierConfig) -> tuple[torch.device, torch.Generator]:
     dev = resolve_device(cfg.device)
+    if cfg.amp and dev.type != "cuda":
+        logger.warning("%s: --amp (bf16 autocast) is CUDA-only; training in float32 on %s", cfg.name, dev)
     torch.manual_seed(cfg.seed)  # model init (built on CPU, so identical on every device) and dropout
-    if dev.type == "cuda":
+    if dev.type == "cuda":  # speed: autotuned convolutions, TF32 matmuls where --amp leaves float32
         torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
     return dev, torch.Generator(device=dev).manual_seed(cfg.seed)  # data order, t, noise, label dropout, shifts
 
 
@@ -54,7 +57,7 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
     arch_cfg = unet_config(cfg.conditional, cfg.unet_config)
     unet = build_module("UNet2DModel", arch_cfg).to(dev).train()
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type == "cuda")
     ac = make_alphas_cumprod(cfg.schedule, cfg.num_train_timesteps).to(dev, torch.float32)
     images, labels = images.to(dev), labels.to(dev)
     batches = batch_indices(images.shape[0], cfg.batch_size, gen, dev)
@@ -84,7 +87,7 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
         return loss.detach()
 
     run = run_steps(cfg, step, opt)
-    out = weights_dir(out_dir)
+    out = zoo_dir(out_dir)
     extra = {"ema_decay": cfg.ema_decay, "schedule": f"{cfg.schedule} betas 1e-4..0.02, T={cfg.num_train_timesteps}",
              "prediction": "epsilon", "pad": f"28 -> {28 + 2 * cfg.pad} with -1"}
     if cfg.conditional:
@@ -147,7 +150,7 @@ def train_classifier(cfg: ClassifierConfig, data: Data | None = None, test_data:
     arch = "GuidanceCNN" if cfg.arch == "guidance" else "EvalCNN"
     arch_cfg = {} if cfg.width is None else {"width": cfg.width}
     model = build_module(arch, arch_cfg).to(dev).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type == "cuda")
     images, labels = images.to(dev), labels.to(dev)
     batches = batch_indices(images.shape[0], cfg.batch_size, gen, dev)
     logger.info("%s: training %s on %s, %s", cfg.name, arch, dev, source)
@@ -172,7 +175,7 @@ def train_classifier(cfg: ClassifierConfig, data: Data | None = None, test_data:
     if held_out is not None:
         acc = classifier_accuracy(model, held_out[0].to(dev), held_out[1])
         logger.info("%s: test accuracy %.4f on %d images", cfg.name, acc, held_out[0].shape[0])
-    out = weights_dir(out_dir)
+    out = zoo_dir(out_dir)
     path = save_weights(weights_path(cfg.name, out), model, arch, arch_cfg, getattr(torch, cfg.save_dtype))
     extra = {"augmentation": f"random shifts up to {cfg.max_shift} px" + (", horizontal flips" if cfg.hflip else ""),
              "trained_on": "clean images only"}
