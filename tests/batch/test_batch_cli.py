@@ -101,3 +101,27 @@ def test_one_real_job_through_execute_with_tiny_sd_and_tiny_clip(tmp_path, capsy
     assert all((out / j["path"] / "run.json").is_file() and (out / j["path"] / "job.json").is_file() for j in done)
     failed = next(j for j in summary["jobs"] if j["status"] == "failed")
     assert "no-such-model" in failed["error"]
+
+
+def test_zoo_class_target_jobs_get_target_accuracy_and_fmnist_fid(tmp_path, capsys):
+    """With the zoo's weights (skipped until `doodl zoo train --model all` has made them) and Fashion-MNIST."""
+    pytest.importorskip("doodl.runs")
+    from doodl.zoo import weights_path
+
+    missing = [n for n in ("fashion-ddpm", "fashion-guide", "fashion-eval") if not weights_path(n).is_file()]
+    if missing:
+        pytest.skip(f"zoo weights not trained yet: {', '.join(missing)}")
+    try:
+        from doodl.data import load_fashion_mnist
+
+        load_fashion_mnist("test")
+    except (FileNotFoundError, ValueError) as e:
+        pytest.skip(f"Fashion-MNIST test split not available: {e}")
+    job = {"model": "fashion", "task": "classify-guide", "classifier": "fashion-guide", "class": "sneaker",
+           "method": "one_step", "steps": 2, "seeds": "0-1", "device": "cpu", "category": "sneaker"}
+    jobs = write(tmp_path / "jobs.jsonl", job)
+    assert main(["batch", str(jobs), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "done 2, skipped 0, failed 0"
+    (group,) = json.loads((tmp_path / "out" / "summary.json").read_text())["groups"]
+    assert 0 <= group["target_accuracy"] <= 1 and group["fmnist_fid"] >= 0
+    assert group["target_accuracy"] in (0.0, 0.5, 1.0)  # two images
