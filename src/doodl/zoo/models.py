@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -21,14 +23,19 @@ UNET_CONFIG = dict(
 NUM_CLASSES = 10  # label NUM_CLASSES is the null label of the conditional model (label dropout)
 
 
-def build_unet(conditional: bool = False, config: dict | None = None):
+def unet_config(conditional: bool = False, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword config of the zoo UNet (UNET_CONFIG unless given), JSON-ready, with 11 class embeddings if conditional."""
+    cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(config or UNET_CONFIG).items()}
+    if conditional:
+        cfg["num_class_embeds"] = NUM_CLASSES + 1
+    return cfg
+
+
+def build_unet(conditional: bool = False, config: dict[str, Any] | None = None):
     """A UNet2DModel for 32x32 single-channel images; class-conditional with num_class_embeds = 11."""
     from diffusers import UNet2DModel
 
-    cfg = dict(config or UNET_CONFIG)
-    if conditional:
-        cfg["num_class_embeds"] = NUM_CLASSES + 1
-    return UNet2DModel(**cfg)
+    return UNet2DModel(**unet_config(conditional, config))
 
 
 class GuidanceCNN(nn.Module):

@@ -12,13 +12,13 @@ from torch import nn
 
 from ..io.atomic import atomic_path
 from .config import CLASSIFIER_NAMES, DDPM_NAMES, NAMES
-from .models import NUM_CLASSES, UNET_CONFIG, EvalCNN, GuidanceCNN
+from .models import NUM_CLASSES, EvalCNN, GuidanceCNN
 
-ENV_VAR = "DOODL_ZOO_DIR"
-PACKAGE_DIR = Path(__file__).resolve().parent / "weights"
 if TYPE_CHECKING:
     from ..backends.pixel import PixelBackend
 
+ENV_VAR = "DOODL_ZOO_DIR"
+PACKAGE_DIR = Path(__file__).resolve().parent / "weights"
 FORMAT = "doodl-zoo-1"  # stored in each file's metadata; bump when the layout changes
 
 
@@ -118,14 +118,6 @@ def _load(path: str | os.PathLike, name: str | None, device: str | torch.device,
     if dtype != torch.float32:  # built in float32; diffusers warns about any .to(dtype=...)
         module = module.to(dtype)
     return module.eval().requires_grad_(False), meta
-
-
-def unet_config(conditional: bool, config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Keyword config of the zoo UNet (models.UNET_CONFIG unless given), with 11 class embeddings if conditional."""
-    cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(config or UNET_CONFIG).items()}
-    if conditional:
-        cfg["num_class_embeds"] = NUM_CLASSES + 1
-    return cfg
 
 
 def load_unet(name: str, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,

@@ -20,8 +20,8 @@ from .config import ClassifierConfig, DDPMConfig, TrainResult
 from .fid import classifier_accuracy
 from .loop import Data, LoopResult, batch_indices, ema_update, held_out_data, random_hflip, random_shift, \
     resolve_device, run_steps, training_data
-from .models import NUM_CLASSES
-from .registry import build_module, save_weights, unet_config, weights_path, zoo_dir
+from .models import NUM_CLASSES, unet_config
+from .registry import build_module, save_weights, weights_path, zoo_dir
 
 logger = logging.getLogger(__name__)
 
