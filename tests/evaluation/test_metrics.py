@@ -39,9 +39,6 @@ def test_clip_score_rejects_mismatched_shapes(shapes):
         clip_score(a, b)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "metrics.frechet_distance unpacks linalg.sqrtm(..., disp=False), which SciPy 1.17 returns without the error "
-    "estimate for 1x1 input (and disp goes away in SciPy 1.18); remove this mark once it calls sqrtm(...) alone"))
 def test_frechet_distance_in_one_dimension_by_hand():
     a = np.array([[0.0], [2.0]])  # mean 1, unbiased variance 2
     b = np.array([[1.0], [5.0]])  # mean 3, unbiased variance 8

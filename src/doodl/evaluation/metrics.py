@@ -28,13 +28,13 @@ def frechet_distance(feats_a: Tensor | np.ndarray, feats_b: Tensor | np.ndarray)
     mu_b, s_b = gaussian_stats(feats_b)
     if mu_a.shape != mu_b.shape:
         raise ValueError(f"feature dimensions differ: {mu_a.shape[0]} and {mu_b.shape[0]}")
-    covmean, _ = linalg.sqrtm(s_a @ s_b, disp=False)
-    if not np.isfinite(covmean).all():  # singular product: regularise as in the reference FID code
-        eps = 1e-6 * np.eye(s_a.shape[0])
-        covmean = linalg.sqrtm((s_a + eps) @ (s_b + eps))
-    covmean = np.real(covmean)
+    # Tr((S_a S_b)^(1/2)) = sum of sqrt(eig(A S_b A)), A = S_a^(1/2): symmetric PSD, so eigh is exact and stable
+    # (no sqrtm of a non-symmetric product, whose signature also changed across SciPy versions)
+    w, v = linalg.eigh(s_a)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    tr_covmean = np.sqrt(np.clip(linalg.eigvalsh(root_a @ s_b @ root_a), 0, None)).sum()
     diff = mu_a - mu_b
-    return float(max(diff @ diff + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean), 0.0))
+    return float(max(diff @ diff + np.trace(s_a) + np.trace(s_b) - 2 * tr_covmean, 0.0))
 
 
 def clip_score(image_embeds: Tensor, text_embeds: Tensor, weight: float = 100.0) -> Tensor:
