@@ -125,9 +125,9 @@ def list_models(weights_dir: Path | None) -> None:
       doodl zoo list --weights-dir /tmp/zoo
     """
     from ..zoo import NAMES, read_card, weights_path
-    from ..zoo.registry import weights_dir as resolve
+    from ..zoo.registry import zoo_dir
 
-    folder = resolve(weights_dir)
+    folder = zoo_dir(weights_dir)
     click.echo(f"zoo folder: {folder}")
     click.echo(f"{'name':<18} {'present':<8} {'size':>9} {'steps':>6} {'final loss':>10} {'test acc':>8}")
     total = 0
