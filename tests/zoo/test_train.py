@@ -154,3 +154,33 @@ def test_bad_configs_and_data_name_the_problem(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="cuda"):
             train_classifier(ClassifierConfig(device="cuda", **tiny_classifier_kw()), (images, labels), out_dir=tmp_path)
+
+
+def test_sample_failure_still_leaves_a_card(tmp_path, monkeypatch):
+    import doodl.zoo.samples as samples
+
+    def broken(*a, **k):
+        raise RuntimeError("sampler exploded")
+
+    monkeypatch.setattr(samples, "sample_grid", broken)
+    res = train_ddpm(DDPMConfig(**tiny_ddpm_kw(steps=2)), synthetic_data(16), out_dir=tmp_path)
+    card = read_card("fashion-ddpm", tmp_path)
+    assert card is not None and card.steps == 2 and "sampler exploded" in card.extra["samples_error"]
+    assert res.weights_path.is_file() and "samples_error" in res.extra
+
+
+def test_sample_metrics_land_in_the_card(tiny_zoo, tmp_path):
+    import shutil
+
+    from doodl.data import find_root
+
+    try:
+        find_root()
+    except FileNotFoundError:
+        pytest.skip("Fashion-MNIST is not installed: sample metrics compare against its test split")
+    shutil.copy(tiny_zoo["dir"] / "fashion-eval.safetensors", tmp_path)
+    cfg = DDPMConfig(name="fashion-cond-ddpm", conditional=True, sample_eval=6, **tiny_ddpm_kw(steps=2, grid_seeds=0))
+    train_ddpm(cfg, synthetic_data(16), out_dir=tmp_path)
+    metrics = read_card("fashion-cond-ddpm", tmp_path).extra["samples"]
+    assert metrics["n"] == 6 and metrics["fmnist_fid_cfg3"] > 0
+    assert 0 <= metrics["class_accuracy_cfg1"] <= 1 and "## fashion-cond-ddpm" in (tmp_path / "README.md").read_text()

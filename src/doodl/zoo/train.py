@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..schedules import make_alphas_cumprod
-from .cards import ModelCard, write_card, write_readme
+from .cards import ModelCard, read_card, write_card, write_readme
 from .config import ClassifierConfig, DDPMConfig, TrainResult
 from .fid import classifier_accuracy
 from .loop import Data, LoopResult, batch_indices, ema_update, held_out_data, random_hflip, random_shift, \
@@ -94,11 +94,24 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
         extra["label_dropout"] = f"p={cfg.label_dropout} to null label {NUM_CLASSES}"
     meta = {"schedule": cfg.schedule, "num_train_timesteps": str(cfg.num_train_timesteps), "pad": str(cfg.pad)}
     path = save_weights(weights_path(cfg.name, out), ema, "UNet2DModel", arch_cfg, getattr(torch, cfg.save_dtype), meta)
-    extra.update(_ddpm_samples(cfg, out, data is None))
-    return _finish(cfg, ema, "ddpm", path, run, source, command, None, extra)
+    result = _finish(cfg, ema, "ddpm", path, run, source, command, None, extra)  # a card even if sampling fails
+    try:
+        samples = _ddpm_samples(cfg, out)
+    except Exception as e:  # noqa: BLE001 -- the weights and card are saved; record why the extras are missing
+        logger.warning("%s: sample grid / metrics failed (%s: %s); weights and card are saved", cfg.name,
+                       type(e).__name__, e, exc_info=logger.isEnabledFor(logging.DEBUG))
+        samples = {"samples_error": f"{type(e).__name__}: {e}"}
+    if samples:
+        card = read_card(cfg.name, out)
+        assert card is not None
+        card.extra.update(samples)
+        write_card(card, out)
+        write_readme(out)
+        result.extra.update(samples)
+    return result
 
 
-def _ddpm_samples(cfg: DDPMConfig, out: Path, real_data: bool) -> dict:
+def _ddpm_samples(cfg: DDPMConfig, out: Path) -> dict:
     """The sample grid PNG beside the weights and, if asked and possible, sample metrics (from the saved file)."""
     if cfg.grid_seeds == 0 and cfg.sample_eval == 0:
         return {}
