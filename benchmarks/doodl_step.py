@@ -100,6 +100,33 @@ def one(kind: str, T: int, cfg: dict) -> dict:
     return {"kind": kind, "T": T, "seconds": sec, "peak_mb": peak, "peak_total_gb": peak_total}
 
 
+def sync_check(cfg: dict, T: int = 4) -> dict:
+    """Count host synchronisations (torch.cuda sync debug mode) in one DOODL step and in the T-step chain."""
+    import warnings
+
+    from sd15 import build_sd15  # noqa: PLC0415
+
+    backend, loss, cond = build_sd15("cuda", cfg.get("dtype", "float16"), crops=cfg.get("crops", 16))
+    doodl.optimize(backend, loss, seed=[0], num_inference_steps=T, opt_steps=1, progress=False, **cond)  # warm-up
+    model = backend.denoiser(**cond)
+    xT = doodl.optimizer.seeds.initial_latents(backend, [0])
+    counts = {}
+    for what, fn in (
+        ("edict chain (no grad)", lambda: doodl.edict_sample(model, xT, xT, backend.timesteps(T), backend.alphas_cumprod,
+                                                             grad="none", model_dtype=backend.dtype)),
+        ("doodl step", lambda: doodl.optimize(backend, loss, seed=[0], num_inference_steps=T, opt_steps=1,
+                                              progress=False, **cond)),
+    ):
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode(1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn()
+        torch.cuda.set_sync_debug_mode(0)
+        counts[what] = len([w for w in caught if "synchroniz" in str(w.message)])
+    return {"T": T, "syncs": counts}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny model, T in {2, 4}: a smoke run")
@@ -111,6 +138,7 @@ def main() -> None:
     p.add_argument("--crops", type=int, default=16, help="CLIP crops per image for --sd15")
     p.add_argument("--compile", action="store_true", help="torch.compile the UNet (--sd15)")
     p.add_argument("--opt-steps", type=int, default=3, help="DOODL steps per measurement (>= 2; the first is warm-up)")
+    p.add_argument("--sync-check", action="store_true", help="count host syncs in one step (CUDA, --sd15) and exit")
     p.add_argument("--inprocess", action="store_true", help="measure in this process (peak RSS then unreliable)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "doodl_step.json"))
     p.add_argument("--worker", nargs=3, metavar=("KIND", "T", "CFG"), help=argparse.SUPPRESS)
@@ -123,6 +151,9 @@ def main() -> None:
            "opt_steps": max(2, a.opt_steps),
            "size": 8 if a.quick else 32, "batch": 1 if (a.quick or a.sd15) else 4,
            "widths": [8, 16] if a.quick else [32, 64, 64]}
+    if a.sync_check:
+        print(json.dumps(sync_check(cfg)))
+        return
     steps = [int(s) for s in (a.steps or ("2,4" if a.quick else "10,25,50")).split(",")]
     modes = [m for m in a.modes.split(",") if m]
     rows = []
