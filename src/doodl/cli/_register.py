@@ -7,6 +7,8 @@ from .zoo import zoo  # noqa: E402
 cli.add_command(zoo)
 from .batch import batch  # noqa: E402
 cli.add_command(batch)
+from .lab import lab  # noqa: E402
+cli.add_command(lab)
 from .run_commands import COMMANDS as _RUN_COMMANDS  # noqa: E402
 for _command in _RUN_COMMANDS:  # generate, personalize, edit, classify-guide
     cli.add_command(_command)
