@@ -12,3 +12,6 @@ cli.add_command(lab)
 from .run_commands import COMMANDS as _RUN_COMMANDS  # noqa: E402
 for _command in _RUN_COMMANDS:  # generate, personalize, edit, classify-guide
     cli.add_command(_command)
+from .demo import bench, demo  # noqa: E402
+cli.add_command(demo)
+cli.add_command(bench)

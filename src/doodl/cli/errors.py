@@ -30,7 +30,8 @@ def run_cli(group: click.Group, argv: list[str]) -> int:
     except (ValueError, FileNotFoundError, KeyError, OSError) as e:
         if os.environ.get("DOODL_DEBUG"):
             raise
-        msg = str(e).strip("'\"") or type(e).__name__
+        # KeyError's str() wraps the message in quotes; other messages may end in a quoted value: keep it
+        msg = (str(e)[1:-1] if isinstance(e, KeyError) and len(str(e)) > 1 else str(e)) or type(e).__name__
         click.echo(f"Error: {msg}", err=True)
         return 2
     except Exception as e:  # noqa: BLE001 -- last resort: never a traceback at the CLI

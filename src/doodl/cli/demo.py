@@ -1,0 +1,166 @@
+"""`doodl demo` and `doodl bench vocab`: DOODL against one-step classifier guidance on the zoo (DOODL §5.2)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import click
+import torch
+
+from ..io import atomic_write_text, check_writable_dir, grid, save_png
+
+METHOD_LABELS = {"vanilla": "vanilla", "one_step": "one-step guidance", "doodl": "DOODL"}
+
+
+def _load(device: str):
+    """The zoo models and the test split (None when the data set is not installed: FID is then skipped)."""
+    from ..data.fashion_mnist import as_float_images, load_fashion_mnist
+    from ..zoo import load_classifier, load_fashion_backend
+
+    backend = load_fashion_backend(False, device)
+    guide, evaluator = load_classifier("fashion-guide", device), load_classifier("fashion-eval", device)
+    try:
+        images, labels = load_fashion_mnist("test")
+        test = (as_float_images(images), labels)
+    except FileNotFoundError as e:
+        click.echo(f"note: FMNIST-FID skipped ({str(e).split(':')[0]})", err=True)
+        test = None
+    return backend, guide, evaluator, test
+
+
+def _config(steps: int, opt_steps: int, lr: float | None):
+    from ..demo import VocabConfig
+
+    base = VocabConfig()
+    return VocabConfig(steps=steps, opt_steps=opt_steps, lr=base.lr if lr is None else lr)
+
+
+def _table(rows: list[tuple[str, dict]]) -> str:
+    """Markdown table of method metrics."""
+    out = ["| method | target accuracy | FMNIST-FID | seconds | n |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, m in rows:
+        fid = "n/a" if m["fid"] is None else f"{m['fid']:.1f}"
+        out.append(f"| {name} | {m['target_accuracy']:.3f} | {fid} | {m['seconds']:.1f} | {m['n']} |")
+    return "\n".join(out)
+
+
+def _progress(total: int, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="images", disable=quiet, leave=False)
+
+
+@click.command("demo")
+@click.option("--out", "out", default="outputs/demo", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder (created if missing).")
+@click.option("--target", default="ankle boot", show_default=True, help="Fashion-MNIST class name or index 0-9.")
+@click.option("--seeds", type=click.IntRange(1, 1000), default=4, show_default=True, help="Images per method (seeds 0..N-1).")
+@click.option("--steps", type=click.IntRange(2, 1000), default=50, show_default=True,
+              help="Sampling steps T (EDICT needs ~50 on this pixel model; fewer diverge).")
+@click.option("--opt-steps", type=click.IntRange(0, 500), default=6, show_default=True, help="DOODL updates.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="DOODL step size [default: tuned].")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: float | None, device: str, quiet: bool) -> None:
+    """Steer the zoo's unconditional Fashion-MNIST DDPM toward a class with a clean-image classifier.
+
+    Runs vanilla sampling, one-step classifier guidance and DOODL from the same seeds, scores them with an
+    independent classifier (target accuracy) and FMNIST-FID, and writes grid.png, images/<method>/<seed>.png
+    and report.json.
+
+    \b
+    Examples:
+      doodl demo
+      doodl demo --target sneaker --seeds 8 --out outputs/sneaker
+      doodl demo --target 3 --opt-steps 10 --device cuda
+    """
+    from ..data.fashion_mnist import CLASS_NAMES, class_index
+    from ..demo import METHODS, run_vocab
+
+    k = class_index(target)
+    folder = check_writable_dir(out)  # before any work
+    torch.manual_seed(0)
+    backend, guide, evaluator, test = _load(device)
+    reference = test[0][test[1] == k] if test is not None else None
+    cfg = _config(steps, opt_steps, lr)
+    bar = _progress(seeds * len(METHODS), quiet)
+    res = run_vocab(backend, guide, evaluator, reference, k, list(range(seeds)), cfg, progress=bar.update)
+    bar.close()
+    for m in METHODS:
+        for s, img in zip(res.seeds, res.methods[m].images):
+            save_png(folder / "images" / m / f"{s}.png", img, {"method": m, "seed": s, "target": CLASS_NAMES[k]})
+    grid([res.methods[m].images for m in METHODS], scale=3).save(folder / ".grid.tmp.png")
+    (folder / ".grid.tmp.png").replace(folder / "grid.png")
+    report = {"target": CLASS_NAMES[k], "methods": res.metrics, "config": cfg.__dict__, "seeds": res.seeds,
+              "doodl_loss_history": res.methods["doodl"].history}
+    atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
+    click.echo(f"target: {CLASS_NAMES[k]} ({k}), {seeds} seeds, T={cfg.steps}, DOODL {cfg.opt_steps} updates")
+    click.echo(_table([(METHOD_LABELS[m], res.metrics[m]) for m in METHODS]))
+    click.echo(f"wrote {folder / 'grid.png'} (rows: {', '.join(METHOD_LABELS[m] for m in METHODS)}), "
+               f"{folder / 'images'}, {folder / 'report.json'}")
+
+
+@click.group("bench")
+def bench() -> None:
+    """Benchmarks that write result tables (see BENCHMARKS.md)."""
+
+
+@bench.command("vocab")
+@click.option("--out", default="outputs/bench-vocab", show_default=True, type=click.Path(file_okay=False))
+@click.option("--seeds", type=click.IntRange(1, 1000), default=8, show_default=True, help="Images per class and method.")
+@click.option("--steps", type=click.IntRange(2, 1000), default=50, show_default=True)
+@click.option("--opt-steps", type=click.IntRange(0, 500), default=6, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--classes", default="0-9", show_default=True, help="Class indices, e.g. 0-9 or 2,6.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--quiet", is_flag=True)
+def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | None, classes: str, device: str,
+                quiet: bool) -> None:
+    """Paper Table 3 at small scale: every class, each method's target accuracy and FMNIST-FID.
+
+    Writes OUT/vocab.json and OUT/vocab.md (the table to paste into BENCHMARKS.md, with the command).
+
+    \b
+    Examples:
+      doodl bench vocab --seeds 8
+      doodl bench vocab --classes 2,6 --seeds 16 --device cuda
+    """
+    from ..data.fashion_mnist import CLASS_NAMES
+    from ..demo import METHODS, run_vocab
+    from .options import parse_seeds
+
+    ks = parse_seeds(classes)
+    if any(k > 9 for k in ks):
+        raise ValueError(f"--classes must lie in 0-9, got {classes!r}")
+    folder = check_writable_dir(out)
+    backend, guide, evaluator, test = _load(device)
+    cfg = _config(steps, opt_steps, lr)
+    per_class, start = {}, time.perf_counter()
+    bar = _progress(seeds * len(METHODS) * len(ks), quiet)
+    for k in ks:
+        reference = test[0][test[1] == k] if test is not None else None
+        res = run_vocab(backend, guide, evaluator, reference, k, list(range(seeds)), cfg, progress=bar.update)
+        per_class[CLASS_NAMES[k]] = res.metrics
+    bar.close()
+    mean = {m: {key: sum(c[m][key] for c in per_class.values()) / len(per_class) if all(c[m][key] is not None for c in per_class.values()) else None
+                for key in ("target_accuracy", "fid", "seconds")} for m in METHODS}
+    lines = ["| class | " + " | ".join(f"{METHOD_LABELS[m]} acc | {METHOD_LABELS[m]} FID" for m in METHODS) + " |",
+             "| --- |" + " ---: | ---: |" * len(METHODS)]
+    for name, mets in list(per_class.items()) + [("**mean**", mean)]:
+        cells = []
+        for m in METHODS:
+            acc, fid = mets[m]["target_accuracy"], mets[m]["fid"]
+            d = "" if m == "vanilla" or mets["vanilla"]["target_accuracy"] is None else f" ({acc - mets['vanilla']['target_accuracy']:+.2f})"
+            cells.append(f"{acc:.2f}{d} | " + ("n/a" if fid is None else f"{fid:.1f}"))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    machine = (f"{torch.cuda.get_device_name(0)}" if device == "cuda" else f"{platform.machine()}, {torch.get_num_threads()} threads")
+    cmd = f"doodl bench vocab --seeds {seeds} --steps {steps} --opt-steps {opt_steps} --classes {classes} --device {device}"
+    md = "\n".join([f"Command: `{cmd}` on {machine}, torch {torch.__version__}, "
+                    f"{time.perf_counter() - start:.0f} s; seeds 0-{seeds - 1}; config {cfg.__dict__}", "", *lines, ""])
+    atomic_write_text(folder / "vocab.md", md)
+    atomic_write_text(folder / "vocab.json", json.dumps({"command": cmd, "machine": machine, "config": cfg.__dict__,
+                                                         "per_class": per_class, "mean": mean}, indent=1) + "\n")
+    click.echo(md)
