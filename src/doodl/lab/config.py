@@ -40,16 +40,21 @@ class LabConfig:
 
     data: Literal["fractal", "gaussian1d"] = "fractal"
     n_train: int = 20_000  # real points per class to train on (the fractal's density is fully sampled)
-    n_eval: int = 1_000  # per class: held-out real points, and generated points per scale for the table
+    n_eval: int = 2_000  # per class: held-out real points, and generated points per scale for the table (two real
+    #                      sets of 1000 per class are 0.095 apart in sliced Wasserstein: that is the noise floor)
     n_flow: int = 1_000  # per class and scale: generated points the postprocessing flow trains on
     cg_scales: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # classifier guidance s (paper Fig. 4: 1 to 10)
     cfg_scales: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0)  # CFG w (paper Fig. 5: 1 to 5; w = 1 is the conditional model)
     num_steps: int = 50  # DDIM steps (deterministic, so trajectories are smooth)
     width: int = 128  # PointMLP width (ours)
+    denoiser_octaves: int = 0  # Fourier features of the denoisers' input (measured on the fractal: 4 octaves move
+    #                            the share of conditional samples on the support from 0.517 to 0.527, within noise)
     denoiser: TrainConfig = TrainConfig(steps=3000)  # per denoiser (unconditional, conditional)
     classifier: TrainConfig = TrainConfig(steps=2000)  # the noise-aware classifier
     classifier_kind: Literal["linear", "mlp"] = "linear"  # paper App. C.4: linear for the fractal
     clean_classifier: TrainConfig = TrainConfig(steps=2000)  # DOODL's clean-data MLP classifier
+    flow_octaves: int = 6  # Fourier features of the flow's input (ours: without them the flow cannot resolve the
+    #                        twigs; on the fractal they raise the share of CFG w=1 samples on the support 0.49 -> 0.75)
     flow: FlowConfig = field(default_factory=lambda: FlowConfig(k=20, train=TrainConfig(steps=3000, label_dropout=0.0)))
     solver: Solver = "euler"  # postprocessing ODE solver; "dopri5" is adaptive (paper App. B)
     euler_steps: int = 20  # Euler steps for the postprocessing ODE
@@ -68,7 +73,7 @@ class LabConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
-        for name in ("doodl_points", "doodl_opt_steps", "doodl_num_steps", "seed"):
+        for name in ("doodl_points", "doodl_opt_steps", "doodl_num_steps", "seed", "flow_octaves", "denoiser_octaves"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {v!r}")

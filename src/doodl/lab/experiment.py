@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -67,7 +67,8 @@ def train_all(cfg: LabConfig, x: Tensor, y: Tensor, ac: Tensor, progress: Progre
     """Unconditional and conditional denoisers, the noise-aware classifier(s) and the clean classifier."""
     d = cfg.dim
     torch.manual_seed(cfg.seed)
-    uncond, cond = PointMLP(d, None, width=cfg.width), PointMLP(d, 2, width=cfg.width)
+    uncond = PointMLP(d, None, width=cfg.width, octaves=cfg.denoiser_octaves)
+    cond = PointMLP(d, 2, width=cfg.width, octaves=cfg.denoiser_octaves)
     progress("training the unconditional denoiser")
     train_denoiser(uncond, x, None, ac, cfg.denoiser)
     progress("training the conditional denoiser (label dropout)")
@@ -89,18 +90,26 @@ def train_all(cfg: LabConfig, x: Tensor, y: Tensor, ac: Tensor, progress: Progre
     return Trained(PointModels(uncond, cond, clf, ac), clean, mlp_noisy, accs)
 
 
-def measure(points: Tensor, labels: Tensor, real: Tensor, real_labels: Tensor, data: str, seed: int) -> dict:
+def support_floor(real: Tensor, real_labels: Tensor, data: str) -> float:
+    """The 1% quantile of real points' own-class log density: below it a point is off its class's support."""
+    own = class_log_density(real, data).gather(1, real_labels[:, None]).squeeze(1)
+    return float(torch.quantile(own, 0.01))
+
+
+def measure(points: Tensor, labels: Tensor, real: Tensor, real_labels: Tensor, data: str, seed: int,
+            floor: float | None = None) -> dict:
     """Distances to held-out real points of the same class (sliced Wasserstein with fixed directions, Fréchet),
     and, from the true generating mixture, the Bayes classifier's accuracy and the 'precision': the fraction of
-    points whose own-class log density exceeds the 1% quantile of the real points' (on the class's support)."""
+    points whose own-class log density is above support_floor (on their class's support)."""
     sw = per_class_distance(lambda a, b: sliced_wasserstein(a, b, 256, torch.Generator().manual_seed(seed)),
                             points, labels, real, real_labels)
     fd = per_class_distance(frechet_distance, points, labels, real, real_labels)
-    ld, ld_real = class_log_density(points, data), class_log_density(real, data)
-    own, own_real = ld.gather(1, labels[:, None]).squeeze(1), ld_real.gather(1, real_labels[:, None]).squeeze(1)
+    floor = support_floor(real, real_labels, data) if floor is None else floor
+    ld = class_log_density(points, data)
+    own = ld.gather(1, labels[:, None]).squeeze(1)
     return {"sw": sum(sw.values()) / len(sw), "sw_per_class": sw, "frechet": sum(fd.values()) / len(fd),
             "frechet_per_class": fd, "bayes_accuracy": float((ld.argmax(1) == labels).double().mean()),
-            "precision": float((own > torch.quantile(own_real, 0.01)).double().mean())}
+            "precision": float((own > floor).double().mean())}
 
 
 def run_method(cfg: LabConfig, tr: Trained, method: str, scales: tuple[float, ...], train: tuple[Tensor, Tensor],
@@ -118,7 +127,7 @@ def run_method(cfg: LabConfig, tr: Trained, method: str, scales: tuple[float, ..
         flow_sets.append((train_pts.final, train_lab))
         evals[s] = (paths, lab)
     progress(f"{method}: training one postprocessing flow for all scales (top-{cfg.flow.k} neighbours)")
-    flow = PointMLP(d, 2, width=cfg.width)
+    flow = PointMLP(d, 2, width=cfg.width, octaves=cfg.flow_octaves)
     gen = torch.cat([f[0] for f in flow_sets])
     gen_lab = torch.cat([f[1] for f in flow_sets])
     losses = train_flow(flow, gen, train[0], cfg.flow, gen_lab, train[1])  # neighbours among the training reals
@@ -126,8 +135,9 @@ def run_method(cfg: LabConfig, tr: Trained, method: str, scales: tuple[float, ..
     for s, (paths, lab) in evals.items():
         before = paths.final
         after = postprocess(flow, before, lab, cfg.solver, cfg.euler_steps)
-        mb = measure(before, lab, real[0], real[1], cfg.data, seed)
-        ma = measure(after, lab, real[0], real[1], cfg.data, seed)
+        floor = support_floor(real[0], real[1], cfg.data)
+        mb = measure(before, lab, real[0], real[1], cfg.data, seed, floor)
+        ma = measure(after, lab, real[0], real[1], cfg.data, seed, floor)
         table[scale_key(s)] = {"before": mb["sw"], "after": ma["sw"]}
         details[scale_key(s)] = {"before": mb, "after": ma, "paths": paths, "labels": lab, "post": after}
     details["_flow_final_loss"] = sum(losses[-50:]) / len(losses[-50:])
@@ -138,11 +148,13 @@ def run_doodl(cfg: LabConfig, tr: Trained) -> dict | None:
     """DOODL with the clean classifier, on the unconditional denoiser, doodl_points seeds per class."""
     if cfg.doodl_points == 0:
         return None
-    from .doodl_points import VectorBackend, run_doodl_points
+    from .doodl_points import POINT_DOODL, VectorBackend, run_doodl_points
 
     backend = VectorBackend(tr.models.uncond, tr.models.alphas_cumprod, cfg.dim)
+    # In 1-D the norm constraint leaves x_T two values, +-|x_T|: renormalise only in 2-D and up.
+    config = replace(POINT_DOODL, renormalize=cfg.dim > 1)
     runs = [run_doodl_points(backend, tr.clean, c, [cfg.seed * 100_003 + c * 50_000 + i for i in range(cfg.doodl_points)],
-                             cfg.doodl_num_steps, cfg.doodl_opt_steps) for c in (0, 1)]
+                             cfg.doodl_num_steps, cfg.doodl_opt_steps, config) for c in (0, 1)]
     path = torch.cat([r.paths.path for r in runs], dim=1)
     lab = torch.arange(2).repeat_interleave(cfg.doodl_points)
     return {"paths": Trajectories(path, runs[0].paths.timesteps), "labels": lab,

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from .config import LabConfig
 from .data import class_log_density
-from .plots import postprocess_figure, trajectory_figure, trajectory_figure_1d
+from .plots import points_figure, postprocess_figure, trajectory_figure, trajectory_figure_1d
 from .sampling import Trajectories, sample_classes
 
 if TYPE_CHECKING:
@@ -77,7 +77,10 @@ def _bayes(data: str):
     def p(points: Tensor, t: int) -> Tensor:  # every panel asks for the same grid: compute it once
         key = (tuple(points.shape), float(points.sum()), float(points[0].sum()))
         if key not in cache:
-            cache[key] = class_log_density(points, data).softmax(-1)[:, 1].float()
+            ld = class_log_density(points, data)
+            post = ld.softmax(-1)[:, 1].float()
+            # where neither class has any mass the posterior is a ratio of Gaussian tails: leave it blank
+            cache[key] = torch.where(ld.max(dim=1).values > -8.0, post, torch.tensor(float("nan")))
         return cache[key]
 
     return p
@@ -92,9 +95,9 @@ def _figures_2d(cfg: LabConfig, out: Path, tr: "Trained", details: dict, doodl: 
     bayes, linear, clean = _bayes(cfg.data), _prob(tr.models.classifier), _prob(tr.clean, clean=True)
     lin = [(linear, "--")]
     note = "shading, solid line: true p(class 1 | x) and its boundary; dashed: CG's linear classifier (t=0)"
-    files = [trajectory_figure(out / "data.png", [("real data", real[None], real_y)], None, bayes, lo, hi,
-                               "the two-class fractal; " + note + "; dotted: DOODL's clean classifier",
-                               [(linear, "--"), (clean, ":")])]
+    files = [points_figure(out / "data.png", real, real_y, bayes, lo, hi,
+                           "the two-class fractal; " + note + "; dotted: DOODL's clean classifier",
+                           [(linear, "--"), (clean, ":")])]
     files.append(trajectory_figure(out / "trajectories_cg.png", [r[:3] for r in _runs(cfg, details, "cg", "CG s=")],
                                    real, bayes, lo, hi, "classifier guidance; " + note, lin))
     files.append(trajectory_figure(out / "trajectories_cfg.png", [r[:3] for r in _runs(cfg, details, "cfg", "CFG w=")],

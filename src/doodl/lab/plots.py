@@ -78,7 +78,7 @@ def trajectory_figure(path: str | os.PathLike, runs: Sequence[tuple[str, Tensor,
                       lines: Sequence[tuple[ProbFn, str]] = ()) -> Path:
     """2-D: one panel per (title, path (S+1, N, 2), labels), shaded by `prob` at t = 0 with its 0.5 contour
     solid, and the 0.5 contour of each (prob, linestyle) in `lines`."""
-    fig, axes = panels(len(runs))
+    fig, axes = panels(len(runs), size=4.0)
     for ax, (name, p, lab) in zip(axes[0], runs):
         boundary_2d(ax, prob, lo, hi)
         for other, style in lines:
@@ -89,6 +89,23 @@ def trajectory_figure(path: str | os.PathLike, runs: Sequence[tuple[str, Tensor,
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 15)), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def points_figure(path: str | os.PathLike, points: Tensor, labels: Tensor, prob: ProbFn | None, lo: Sequence[float],
+                  hi: Sequence[float], title: str, lines: Sequence[tuple[ProbFn, str]] = ()) -> Path:
+    """2-D: one scatter of labelled points over the shaded `prob` and the 0.5 contours of `lines`."""
+    fig, axes = panels(1, size=5.0)
+    ax = axes[0][0]
+    boundary_2d(ax, prob, lo, hi)
+    for other, style in lines:
+        boundary_2d(ax, other, lo, hi, shade=False, style=style)
+    for c in labels.unique().tolist():
+        ax.scatter(points[labels == c, 0], points[labels == c, 1], s=1.0, color=COLORS[c % 4], linewidths=0, rasterized=True)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
     fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 15)), fontsize=9)
     fig.tight_layout()
     return save(fig, path)
