@@ -31,11 +31,12 @@ def _load(device: str):
     return backend, guide, evaluator, test
 
 
-def _config(steps: int, opt_steps: int, lr: float | None):
+def _config(steps: int, opt_steps: int, lr: float | None, grad_clip: float | None = None):
     from ..demo import VocabConfig
 
     base = VocabConfig()
-    return VocabConfig(steps=steps, opt_steps=opt_steps, lr=base.lr if lr is None else lr)
+    return VocabConfig(steps=steps, opt_steps=opt_steps, lr=base.lr if lr is None else lr,
+                       grad_clip=base.grad_clip if grad_clip is None else grad_clip)
 
 
 def _table(rows: list[tuple[str, dict]]) -> str:
@@ -62,9 +63,12 @@ def _progress(total: int, quiet: bool):
               help="Sampling steps T (EDICT needs ~50 on this pixel model; fewer diverge).")
 @click.option("--opt-steps", type=click.IntRange(0, 500), default=6, show_default=True, help="DOODL updates.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="DOODL step size [default: tuned].")
+@click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="DOODL element-wise gradient clip [default: tuned].")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: float | None, device: str, quiet: bool) -> None:
+def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: float | None, grad_clip: float | None,
+         device: str, quiet: bool) -> None:
     """Steer the zoo's unconditional Fashion-MNIST DDPM toward a class with a clean-image classifier.
 
     Runs vanilla sampling, one-step classifier guidance and DOODL from the same seeds, scores them with an
@@ -85,7 +89,7 @@ def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: floa
     torch.manual_seed(0)
     backend, guide, evaluator, test = _load(device)
     reference = test[0][test[1] == k] if test is not None else None
-    cfg = _config(steps, opt_steps, lr)
+    cfg = _config(steps, opt_steps, lr, grad_clip)
     bar = _progress(seeds * len(METHODS), quiet)
     res = run_vocab(backend, guide, evaluator, reference, k, list(range(seeds)), cfg, progress=bar.update)
     bar.close()
@@ -114,11 +118,13 @@ def bench() -> None:
 @click.option("--steps", type=click.IntRange(2, 1000), default=50, show_default=True)
 @click.option("--opt-steps", type=click.IntRange(0, 500), default=6, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="DOODL element-wise gradient clip [default: tuned].")
 @click.option("--classes", default="0-9", show_default=True, help="Class indices, e.g. 0-9 or 2,6.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True)
-def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | None, classes: str, device: str,
-                quiet: bool) -> None:
+def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | None, grad_clip: float | None,
+                classes: str, device: str, quiet: bool) -> None:
     """Paper Table 3 at small scale: every class, each method's target accuracy and FMNIST-FID.
 
     Writes OUT/vocab.json and OUT/vocab.md (the table to paste into BENCHMARKS.md, with the command).
@@ -137,7 +143,7 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
         raise ValueError(f"--classes must lie in 0-9, got {classes!r}")
     folder = check_writable_dir(out)
     backend, guide, evaluator, test = _load(device)
-    cfg = _config(steps, opt_steps, lr)
+    cfg = _config(steps, opt_steps, lr, grad_clip)
     per_class, start = {}, time.perf_counter()
     bar = _progress(seeds * len(METHODS) * len(ks), quiet)
     for k in ks:
@@ -157,7 +163,8 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
             cells.append(f"{acc:.2f}{d} | " + ("n/a" if fid is None else f"{fid:.1f}"))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     machine = (f"{torch.cuda.get_device_name(0)}" if device == "cuda" else f"{platform.machine()}, {torch.get_num_threads()} threads")
-    cmd = f"doodl bench vocab --seeds {seeds} --steps {steps} --opt-steps {opt_steps} --classes {classes} --device {device}"
+    cmd = (f"doodl bench vocab --seeds {seeds} --steps {steps} --opt-steps {opt_steps} --lr {cfg.lr} "
+           f"--grad-clip {cfg.grad_clip} --classes {classes} --device {device}")
     md = "\n".join([f"Command: `{cmd}` on {machine}, torch {torch.__version__}, "
                     f"{time.perf_counter() - start:.0f} s; seeds 0-{seeds - 1}; config {cfg.__dict__}", "", *lines, ""])
     atomic_write_text(folder / "vocab.md", md)
