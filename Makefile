@@ -32,8 +32,11 @@ demo: $(STAMP) data
 test: $(STAMP) data
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# CPU benchmarks (minutes); the GPU rows of BENCHMARKS.md come from `benchmarks/doodl_step.py --sd15 --device cuda`.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grad_cost.py
+	$(BIN)/python benchmarks/doodl_step.py
+	$(BIN)/python benchmarks/roundtrip.py
 
 clean:
 	rm -rf $(VENV) outputs
