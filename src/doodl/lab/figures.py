@@ -127,7 +127,9 @@ def _figures_1d(cfg: LabConfig, out: Path, tr: "Trained", details: dict, doodl: 
         paths, lab = sample_classes(models, method, 1.0, n, 1, seed, cfg.num_steps)
         runs.append((name, paths.path, lab, paths.timesteps))
     files.append(trajectory_figure_1d(out / "trajectories_cond_vs_cg.png", runs, mlp, lim,
-                                      "the two sides of eq. 6 differ (shading: nonlinear noise-aware classifier)"))
+                                      "eq. 6: the conditional model (left side) against classifier guidance at s=1 on the "
+                                      "unconditional model (right side), with a nonlinear and a linear noise-aware classifier "
+                                      "(shading: the nonlinear one)"))
     files.append(trajectory_figure_1d(out / "trajectories_cg_linear.png", _runs(cfg, details, "cg", "CG s="), linear, lim,
                                       "classifier guidance, linear classifier (shading: its p(class 1 | x, t))"))
     mlp_runs = []
