@@ -15,14 +15,6 @@ from doodl.backends import loading
 from doodl.testing import save_tiny_sd, tiny_sd_pipeline
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def sd_folder(tmp_path_factory):
     return save_tiny_sd(tmp_path_factory.mktemp("sd") / "tiny-sd")

@@ -12,15 +12,6 @@ from doodl.backends import StableDiffusionBackend
 from doodl.testing import tiny_sd_components, tiny_sd_pipeline
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and much faster when other jobs share the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def pipe():
     return tiny_sd_pipeline()

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: one thread each, as in-process tests
 
 
 def test_grad_cost_quick(tmp_path):
     out = tmp_path / "gc.json"
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "grad_cost.py"), "--quick", "--inprocess", "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=ENV)
     assert r.returncode == 0, r.stderr
     assert "rev/sample" in r.stdout
     rows = json.loads(out.read_text())["rows"]
@@ -27,7 +29,7 @@ def test_grad_cost_quick(tmp_path):
 def test_doodl_step_quick(tmp_path):
     out = tmp_path / "ds.json"
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "doodl_step.py"), "--quick", "--inprocess", "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=ENV)
     assert r.returncode == 0, r.stderr
     rows = json.loads(out.read_text())["rows"]
     assert [row["T"] for row in rows] == [2, 4]

@@ -14,14 +14,6 @@ from doodl.runs import TASK_DEFAULTS, TASKS, ModelCache, RunSpec, execute
 from doodl.runs.defaults import CLASSIFIER_CLASSES, ZOO_CLASSIFIERS
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_to_dict_from_dict_round_trip_through_json():
     spec = RunSpec(task="personalize", model="some/model", prompt="a dog", references=["a.png", "b.png"],
                    guides=["clip-image:0.5,crops=4", {"name": "aesthetic", "weight": 0.1, "options": {"target": 9}}],

@@ -43,15 +43,6 @@ def tiny_classifier_kw(**kw):
     return {**base, **kw}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, tiny networks run several times faster than with two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def tiny_zoo(tmp_path_factory):
     """All four zoo models trained tiny on synthetic data into one folder: {name: TrainResult}, plus 'dir'."""

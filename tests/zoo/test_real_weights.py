@@ -32,14 +32,6 @@ def _test_split(limit: int | None = None):
     return (images, labels) if limit is None else (images[:limit], labels[:limit])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", ["fashion-guide", "fashion-eval"])
 def test_classifier_accuracy_on_test_subset(name):
     from doodl.zoo import classifier_accuracy
