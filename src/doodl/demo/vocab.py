@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from ..backends.base import Backend
 from ..optimizer import DoodlConfig, optimize, sample
-from ..zoo.fid import fmnist_fid, target_accuracy
+from ..evaluation import frechet_distance
+from ..zoo.fid import fmnist_features, target_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +140,13 @@ def run_vocab(backend: Backend, guide: nn.Module, eval_model: nn.Module, referen
     if not 0 <= target < 10:
         raise ValueError(f"target must be a class index in 0-9, got {target}")
     results, metrics = {}, {}
+    ref_feats = fmnist_features(reference, eval_model) if reference is not None and len(seeds) >= 2 else None
     for m in methods:
         # one-step guidance gets the plain loss (the paper's baseline); DOODL the augmented one, as in §4
         loss = classifier_loss(guide, target, cfg.shifts if m == "doodl" else 1, cfg.max_shift)
         res = run_method(m, backend, loss, seeds, cfg, progress)
         results[m] = res
-        fid = fmnist_fid(res.images, reference, eval_model) if reference is not None and len(seeds) >= 2 else None
+        fid = frechet_distance(fmnist_features(res.images, eval_model), ref_feats) if ref_feats is not None else None
         metrics[m] = {"target_accuracy": target_accuracy(res.images, eval_model, target), "fid": fid,
                       "seconds": round(res.seconds, 2), "n": len(seeds)}
         log.info("%s: %s", m, metrics[m])
