@@ -132,10 +132,10 @@ def run_method(cfg: LabConfig, tr: Trained, method: str, scales: tuple[float, ..
     gen_lab = torch.cat([f[1] for f in flow_sets])
     losses = train_flow(flow, gen, train[0], cfg.flow, gen_lab, train[1])  # neighbours among the training reals
     table, details = {}, {}
+    floor = support_floor(real[0], real[1], cfg.data)
     for s, (paths, lab) in evals.items():
         before = paths.final
         after = postprocess(flow, before, lab, cfg.solver, cfg.euler_steps)
-        floor = support_floor(real[0], real[1], cfg.data)
         mb = measure(before, lab, real[0], real[1], cfg.data, seed, floor)
         ma = measure(after, lab, real[0], real[1], cfg.data, seed, floor)
         table[scale_key(s)] = {"before": mb["sw"], "after": ma["sw"]}
