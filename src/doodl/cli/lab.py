@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -12,6 +11,7 @@ from typing import Callable
 import click
 
 from .errors import UserError
+from .logs import setup_logging
 
 
 def _scales(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -54,12 +54,7 @@ def _setup(threads: int) -> None:
 
     if threads:
         torch.set_num_threads(threads)
-    log = logging.getLogger("doodl")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        log.addHandler(handler)
-    log.setLevel(logging.WARNING)
+    setup_logging(logging.WARNING)
 
 
 def _progress(msg: str) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import shlex
-import sys
 from pathlib import Path
 
 import click
 
 from .errors import UserError
+from .logs import setup_logging
 from .options import SeedRange
 
 BACKEND_NAMES = {"fashion": False, "fashion-ddpm": False, "fashion-cond": True, "fashion-cond-ddpm": True}
@@ -21,12 +21,7 @@ DEVICE = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="c
 
 def _setup_logging() -> None:
     """Progress lines from the library on stderr (each line flushed), once."""
-    log = logging.getLogger("doodl")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    setup_logging(logging.INFO)
 
 
 def _command_line(ctx: click.Context) -> str:
