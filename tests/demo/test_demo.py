@@ -87,3 +87,48 @@ def test_shift_augmented_loss_is_per_image_and_averages_shifts():
     plain = classifier_loss(net, 2)(images)
     expect = torch.nn.functional.cross_entropy(net(images), torch.full((3,), 2), reduction="none")
     assert torch.allclose(plain, expect)
+
+
+def _metrics(acc: float, fid: float | None) -> dict:
+    return {"target_accuracy": acc, "fid": fid, "seconds": 1.0, "n": 8}
+
+
+def test_vocab_table_shows_change_relative_to_vanilla_and_mean():
+    from doodl.demo.table import mean_metrics, vocab_table
+
+    per_class = {"Bag": {"vanilla": _metrics(0.25, 100.0), "doodl": _metrics(0.75, 80.0)},
+                 "Shirt": {"vanilla": _metrics(0.0, 120.0), "doodl": _metrics(0.5, None)}}
+    mean = mean_metrics(per_class, ["vanilla", "doodl"])
+    assert mean["vanilla"]["target_accuracy"] == pytest.approx(0.125) and mean["doodl"]["fid"] is None
+    md = vocab_table({**per_class, "mean": mean}, ["vanilla", "doodl"], {"doodl": "DOODL"})
+    lines = md.splitlines()
+    assert lines[0] == "| class | vanilla acc | vanilla FID | DOODL acc | DOODL FID |"
+    assert lines[2] == "| Bag | 0.25 | 100.0 | 0.75 (+0.50) | 80.0 (-20.0) |"
+    assert lines[3] == "| Shirt | 0.00 | 120.0 | 0.50 (+0.50) | n/a |"
+    assert lines[4].startswith("| mean | 0.12 | 110.0 | 0.62 (+0.50) | n/a |")
+    with pytest.raises(ValueError, match="per_class"):
+        mean_metrics({}, ["vanilla"])
+
+
+@needs_zoo
+def test_bench_resumes_finished_classes_and_reruns_on_changed_settings(tmp_path, monkeypatch):
+    from doodl.data.fashion_mnist import CLASS_NAMES
+    from doodl.demo import bench
+    from doodl.zoo import load_classifier, load_fashion_backend
+
+    backend, guide, ev = load_fashion_backend(), load_classifier("fashion-guide"), load_classifier("fashion-eval")
+    cfg = VocabConfig(steps=3, opt_steps=1)
+    test = (torch.rand(40, 1, 28, 28), torch.arange(40) % 10)
+    first = bench.run_bench(backend, guide, ev, test, [9, 3], [0, 1], cfg, tmp_path, CLASS_NAMES)
+    assert first.resumed == [] and set(first.pooled_fid) == set(METHODS)
+    assert sorted(p.name for p in (tmp_path / "classes").iterdir()) == ["3.json", "3.safetensors", "9.json", "9.safetensors"]
+    calls = []
+    real = bench.run_vocab
+    monkeypatch.setattr(bench, "run_vocab", lambda *a, **k: calls.append(a[4]) or real(*a, **k))
+    again = bench.run_bench(backend, guide, ev, test, [9, 3], [0, 1], cfg, tmp_path, CLASS_NAMES)
+    assert calls == [] and again.resumed == [9, 3] and again.per_class == first.per_class
+    assert again.pooled_fid == first.pooled_fid  # the same 8-bit pixels are scored
+    bench.run_bench(backend, guide, ev, test, [9], [0, 1], VocabConfig(steps=3, opt_steps=2), tmp_path, CLASS_NAMES)
+    assert calls == [9]  # a changed setting is not mistaken for a finished class
+    with pytest.raises(ValueError, match="classes"):
+        bench.run_bench(backend, guide, ev, test, [10], [0], cfg, tmp_path, CLASS_NAMES)

@@ -127,7 +127,9 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
                 classes: str, device: str, quiet: bool) -> None:
     """Paper Table 3 at small scale: every class, each method's target accuracy and FMNIST-FID.
 
-    Writes OUT/vocab.json and OUT/vocab.md (the table to paste into BENCHMARKS.md, with the command).
+    Writes OUT/vocab.json and OUT/vocab.md (the table to paste into BENCHMARKS.md, with the command). Each
+    finished class is kept under OUT/classes/, so a killed run, started again with the same settings, goes on
+    from the first unfinished class.
 
     \b
     Examples:
@@ -135,7 +137,9 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
       doodl bench vocab --classes 2,6 --seeds 16 --device cuda
     """
     from ..data.fashion_mnist import CLASS_NAMES
-    from ..demo import METHODS, run_vocab
+    from ..demo import METHODS
+    from ..demo.bench import run_bench
+    from ..demo.table import vocab_table
     from .options import parse_seeds
 
     ks = parse_seeds(classes)
@@ -144,30 +148,23 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
     folder = check_writable_dir(out)
     backend, guide, evaluator, test = _load(device)
     cfg = _config(steps, opt_steps, lr, grad_clip)
-    per_class, start = {}, time.perf_counter()
+    start = time.perf_counter()
     bar = _progress(seeds * len(METHODS) * len(ks), quiet)
-    for k in ks:
-        reference = test[0][test[1] == k] if test is not None else None
-        res = run_vocab(backend, guide, evaluator, reference, k, list(range(seeds)), cfg, progress=bar.update)
-        per_class[CLASS_NAMES[k]] = res.metrics
+    res = run_bench(backend, guide, evaluator, test, ks, list(range(seeds)), cfg, folder, CLASS_NAMES, bar.update)
     bar.close()
-    mean = {m: {key: sum(c[m][key] for c in per_class.values()) / len(per_class) if all(c[m][key] is not None for c in per_class.values()) else None
-                for key in ("target_accuracy", "fid", "seconds")} for m in METHODS}
-    lines = ["| class | " + " | ".join(f"{METHOD_LABELS[m]} acc | {METHOD_LABELS[m]} FID" for m in METHODS) + " |",
-             "| --- |" + " ---: | ---: |" * len(METHODS)]
-    for name, mets in list(per_class.items()) + [("**mean**", mean)]:
-        cells = []
-        for m in METHODS:
-            acc, fid = mets[m]["target_accuracy"], mets[m]["fid"]
-            d = "" if m == "vanilla" or mets["vanilla"]["target_accuracy"] is None else f" ({acc - mets['vanilla']['target_accuracy']:+.2f})"
-            cells.append(f"{acc:.2f}{d} | " + ("n/a" if fid is None else f"{fid:.1f}"))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows = {**res.per_class, "**mean**": res.mean}
+    table = vocab_table(rows, METHODS, METHOD_LABELS)
+    pooled = ", ".join(f"{METHOD_LABELS[m]} {v:.1f}" for m, v in res.pooled_fid.items() if v is not None)
     machine = (f"{torch.cuda.get_device_name(0)}" if device == "cuda" else f"{platform.machine()}, {torch.get_num_threads()} threads")
     cmd = (f"doodl bench vocab --seeds {seeds} --steps {steps} --opt-steps {opt_steps} --lr {cfg.lr} "
            f"--grad-clip {cfg.grad_clip} --classes {classes} --device {device}")
+    resumed = f"; classes {res.resumed} read back from an earlier run" if res.resumed else ""
     md = "\n".join([f"Command: `{cmd}` on {machine}, torch {torch.__version__}, "
-                    f"{time.perf_counter() - start:.0f} s; seeds 0-{seeds - 1}; config {cfg.__dict__}", "", *lines, ""])
+                    f"{time.perf_counter() - start:.0f} s{resumed}; seeds 0-{seeds - 1}; config {cfg.__dict__}", "",
+                    table, "", f"FMNIST-FID of all classes' images pooled, against the whole test split: {pooled or 'n/a'}", ""])
     atomic_write_text(folder / "vocab.md", md)
     atomic_write_text(folder / "vocab.json", json.dumps({"command": cmd, "machine": machine, "config": cfg.__dict__,
-                                                         "per_class": per_class, "mean": mean}, indent=1) + "\n")
+                                                         "per_class": res.per_class, "mean": res.mean,
+                                                         "pooled_fid": res.pooled_fid, "resumed": res.resumed},
+                                                        indent=1) + "\n")
     click.echo(md)
