@@ -61,7 +61,7 @@ def _progress(total: int, quiet: bool):
 @click.option("--seeds", type=click.IntRange(1, 1000), default=4, show_default=True, help="Images per method (seeds 0..N-1).")
 @click.option("--steps", type=click.IntRange(2, 1000), default=50, show_default=True,
               help="Sampling steps T (EDICT needs ~50 on this pixel model; fewer diverge).")
-@click.option("--opt-steps", type=click.IntRange(0, 500), default=6, show_default=True, help="DOODL updates.")
+@click.option("--opt-steps", type=click.IntRange(0, 500), default=12, show_default=True, help="DOODL updates.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="DOODL step size [default: tuned].")
 @click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None,
               help="DOODL element-wise gradient clip [default: tuned].")
@@ -79,7 +79,7 @@ def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: floa
     Examples:
       doodl demo
       doodl demo --target sneaker --seeds 8 --out outputs/sneaker
-      doodl demo --target 3 --opt-steps 10 --device cuda
+      doodl demo --target 3 --opt-steps 30 --device cuda
     """
     from ..data.fashion_mnist import CLASS_NAMES, class_index
     from ..demo import METHODS, run_vocab
@@ -116,7 +116,7 @@ def bench() -> None:
 @click.option("--out", default="outputs/bench-vocab", show_default=True, type=click.Path(file_okay=False))
 @click.option("--seeds", type=click.IntRange(1, 1000), default=8, show_default=True, help="Images per class and method.")
 @click.option("--steps", type=click.IntRange(2, 1000), default=50, show_default=True)
-@click.option("--opt-steps", type=click.IntRange(0, 500), default=6, show_default=True)
+@click.option("--opt-steps", type=click.IntRange(0, 500), default=12, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None,
               help="DOODL element-wise gradient clip [default: tuned].")

@@ -25,6 +25,8 @@ class DoodlConfig:
     #                   from an inverted pair unties them so the reconstruction stays exact
     optimizer: Literal["momentum", "adam"] = "momentum"  # "adam" is ours, beyond the paper
     adam_betas: tuple[float, float] = (0.9, 0.999)  # only for optimizer="adam"
+    typical_clamp: float | None = None  # clamp x_T's block means to this many sigmas after each update (ours,
+    #                                    doodl.optimizer.typical); None: off, as in the paper
     keep_best: bool = True  # return each image's lowest-loss iterate rather than the last (ours)
     target_loss: float | None = None  # stop once every image's loss is <= this (ours)
     nonfinite_lr_factor: float = 0.5  # on a non-finite loss/gradient: skip that image's update, scale its lr (ours)
@@ -39,6 +41,8 @@ class DoodlConfig:
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+        if self.typical_clamp is not None and not self.typical_clamp > 0:
+            raise ValueError(f"typical_clamp must be a positive number of sigmas or None, got {self.typical_clamp!r}")
         if not self.perturb_std >= 0:
             raise ValueError(f"perturb_std must be >= 0, got {self.perturb_std!r}")
         if not 0 < self.mix <= 1:

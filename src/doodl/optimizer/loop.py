@@ -17,6 +17,7 @@ from ..backends.base import Backend
 from ..samplers.edict import edict_sample
 from .config import DoodlConfig
 from .result import DoodlResult, StepRecord
+from .typical import clamp_block_means
 from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ def optimize(
         for j, g in enumerate(grads):
             step, vel[j] = _update(cfg, g, vel[j], adam_v[j], lr, i)
             nxt = lats[j].detach() + torch.where(keep, step + per_seed_noise(gens, g) * cfg.perturb_std, 0.0)
+            if cfg.typical_clamp is not None:
+                nxt = clamp_block_means(nxt, cfg.typical_clamp)
             if cfg.renormalize:  # back onto the Gaussian shell of the initial draw (§4)
                 nxt = nxt * (norms[j] / _norm(nxt))
             lats[j] = nxt
