@@ -36,3 +36,15 @@ def test_doodl_step_quick(tmp_path):
     for row in rows:
         for k in ("ddim", "edict", "reversible", "checkpoint", "naive"):
             assert row[f"{k}_seconds"] > 0
+
+
+def test_vocab_trace_quick(tmp_path):
+    out, png = tmp_path / "trace.json", tmp_path / "trace.png"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vocab_trace.py"), "--steps", "3", "--opt-steps", "2",
+                        "--seeds", "0-1", "--typical-clamp", "3", "--png", str(png), "--json", str(out)],
+                       capture_output=True, text=True, timeout=300, env=ENV)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["update"] for row in rows] == [0, 1, 2]
+    assert all(len(row["p_eval"]) == 2 and all(0 <= p <= 1 for p in row["p_eval"]) for row in rows)
+    assert png.stat().st_size > 0
