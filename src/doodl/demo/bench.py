@@ -17,7 +17,8 @@ from torch import Tensor, nn
 
 from ..backends.base import Backend
 from ..io import atomic_path, atomic_write_text
-from ..zoo.fid import fmnist_fid
+from ..evaluation import frechet_distance
+from ..zoo.fid import fmnist_features
 from .table import mean_metrics
 from .vocab import METHODS, VocabConfig, run_vocab
 
@@ -102,6 +103,6 @@ def run_bench(backend: Backend, guide: nn.Module, eval_model: nn.Module, test: t
         log.info("read back finished classes %s from %s", resumed, folder)
     pooled_fid: dict[str, float | None] = {m: None for m in METHODS}
     if test is not None and len(seeds) * len(classes) >= 2:
-        ref = test[0][torch.isin(test[1], torch.tensor(list(classes)))]
-        pooled_fid = {m: fmnist_fid(torch.cat(pooled[m]), ref, eval_model) for m in METHODS}
+        ref = fmnist_features(test[0][torch.isin(test[1], torch.tensor(list(classes)))], eval_model)
+        pooled_fid = {m: frechet_distance(fmnist_features(torch.cat(pooled[m]), eval_model), ref) for m in METHODS}
     return BenchResult(per_class, mean_metrics(per_class, METHODS), pooled_fid, resumed)
