@@ -56,6 +56,8 @@ def test_bench_vocab_writes_table(tmp_path, capsys):
     data = json.loads((tmp_path / "vocab.json").read_text())
     assert list(data["per_class"]) == ["Ankle boot"] and "doodl bench vocab" in data["command"]
     assert "| **mean** |" in (tmp_path / "vocab.md").read_text()
+    with Image.open(tmp_path / "grid.png") as im:  # three rows (methods) of two seeds
+        assert im.height > im.width
 
 
 def test_unknown_class_lists_valid_ones(tmp_path, capsys):
@@ -127,6 +129,7 @@ def test_bench_resumes_finished_classes_and_reruns_on_changed_settings(tmp_path,
     monkeypatch.setattr(bench, "run_vocab", lambda *a, **k: calls.append(a[4]) or real(*a, **k))
     again = bench.run_bench(backend, guide, ev, test, [9, 3], [0, 1], cfg, tmp_path, CLASS_NAMES)
     assert calls == [] and again.resumed == [9, 3] and again.per_class == first.per_class
+    assert all(torch.equal(again.images[c][m], first.images[c][m]) for c in first.images for m in METHODS)
     assert again.pooled_fid == first.pooled_fid  # the same 8-bit pixels are scored
     bench.run_bench(backend, guide, ev, test, [9], [0, 1], VocabConfig(steps=3, opt_steps=2), tmp_path, CLASS_NAMES)
     assert calls == [9]  # a changed setting is not mistaken for a finished class

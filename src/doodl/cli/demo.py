@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import torch
 
-from ..io import atomic_write_text, check_writable_dir, grid, save_png
+from ..io import atomic_path, atomic_write_text, check_writable_dir, grid, save_png
 
 METHOD_LABELS = {"vanilla": "vanilla", "one_step": "one-step guidance", "doodl": "DOODL"}
 
@@ -127,7 +127,8 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
                 classes: str, device: str, quiet: bool) -> None:
     """Paper Table 3 at small scale: every class, each method's target accuracy and FMNIST-FID.
 
-    Writes OUT/vocab.json and OUT/vocab.md (the table to paste into BENCHMARKS.md, with the command). Each
+    Writes OUT/vocab.json, OUT/vocab.md (the table to paste into BENCHMARKS.md, with the command) and
+    OUT/grid.png (three rows per class: vanilla, one-step guidance, DOODL; one column per seed). Each
     finished class is kept under OUT/classes/, so a killed run, started again with the same settings, goes on
     from the first unfinished class.
 
@@ -162,6 +163,8 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
     md = "\n".join([f"Command: `{cmd}` on {machine}, torch {torch.__version__}, "
                     f"{time.perf_counter() - start:.0f} s{resumed}; seeds 0-{seeds - 1}; config {cfg.__dict__}", "",
                     table, "", f"FMNIST-FID of all classes' images pooled, against the whole test split: {pooled or 'n/a'}", ""])
+    with atomic_path(folder / "grid.png") as tmp:
+        grid([ims[m] for ims in res.images.values() for m in METHODS], scale=2).save(tmp, format="PNG")
     atomic_write_text(folder / "vocab.md", md)
     atomic_write_text(folder / "vocab.json", json.dumps({"command": cmd, "machine": machine, "config": cfg.__dict__,
                                                          "per_class": res.per_class, "mean": res.mean,

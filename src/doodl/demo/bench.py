@@ -33,6 +33,7 @@ class BenchResult:
     mean: dict[str, dict]
     pooled_fid: dict[str, float | None]  # method -> FID of all images against the whole test split
     resumed: list[int]  # classes read back from an earlier run
+    images: dict[str, dict[str, Tensor]]  # class name -> method -> (N, 1, 28, 28) in [0, 1], 8-bit values
 
 
 def _key(cfg: VocabConfig, seeds: Sequence[int]) -> dict:
@@ -82,6 +83,7 @@ def run_bench(backend: Backend, guide: nn.Module, eval_model: nn.Module, test: t
     folder = Path(out) / "classes"
     key = _key(cfg, seeds)
     per_class: dict[str, dict] = {}
+    all_images: dict[str, dict[str, Tensor]] = {}
     pooled: dict[str, list[Tensor]] = {m: [] for m in METHODS}
     resumed = []
     for k in classes:
@@ -97,6 +99,7 @@ def run_bench(backend: Backend, guide: nn.Module, eval_model: nn.Module, test: t
             metrics, images = res.metrics, {m: _quantize(r.images.cpu()) for m, r in res.methods.items()}
             _save_class(folder, k, key, metrics, images)
         per_class[class_names[k]] = metrics
+        all_images[class_names[k]] = images
         for m in METHODS:
             pooled[m].append(images[m])
     if resumed:
@@ -105,4 +108,4 @@ def run_bench(backend: Backend, guide: nn.Module, eval_model: nn.Module, test: t
     if test is not None and len(seeds) * len(classes) >= 2:
         ref = fmnist_features(test[0][torch.isin(test[1], torch.tensor(list(classes)))], eval_model)
         pooled_fid = {m: frechet_distance(fmnist_features(torch.cat(pooled[m]), eval_model), ref) for m in METHODS}
-    return BenchResult(per_class, mean_metrics(per_class, METHODS), pooled_fid, resumed)
+    return BenchResult(per_class, mean_metrics(per_class, METHODS), pooled_fid, resumed, all_images)
