@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import synthetic_data
 from doodl.cli import main
 from doodl.io import read_png_metadata
 
@@ -129,3 +130,31 @@ def test_python_dash_m_from_source_tree():
     assert proc.returncode == 0, proc.stderr
     assert "--max-minutes" in proc.stdout
 
+
+
+def test_eval_ddpm_samples_writes_card(capsys, tiny_zoo, tmp_path, monkeypatch):
+    import shutil
+
+    from doodl.zoo import read_card
+
+    folder = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo["dir"], folder)
+    images, labels = synthetic_data(30, seed=2)
+    monkeypatch.setattr("doodl.data.load_fashion_mnist", lambda split, root=None: (images, labels))
+    card = read_card("fashion-ddpm", folder)
+    card.extra["samples_error"] = "an earlier failure"
+    from doodl.zoo.cards import write_card
+
+    write_card(card, folder)
+    code, out, err = run(capsys, "zoo", "eval", "--model", "fashion-ddpm", "--samples", "6", "--steps", "2",
+                         "--write-card", "--weights-dir", folder)
+    assert code == 0, err
+    assert "fashion-ddpm: fmnist_fid" in out
+    extra = read_card("fashion-ddpm", folder).extra
+    assert "samples_error" not in extra and extra["samples"]["n"] == 6 and extra["samples"]["fmnist_fid"] > 0
+    assert "--samples 6 --steps 2" in extra["samples_how"] and "fmnist_fid" in (folder / "README.md").read_text()
+    # bad input: more samples than test images; --write-card with classifiers only
+    code, _, err = run(capsys, "zoo", "eval", "--model", "fashion-ddpm", "--samples", "31", "--weights-dir", folder)
+    assert code == 2 and "--samples" in err and "30" in err
+    code, _, err = run(capsys, "zoo", "eval", "--model", "fashion-guide", "--write-card", "--weights-dir", folder)
+    assert code == 2 and "--write-card" in err

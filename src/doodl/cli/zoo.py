@@ -184,33 +184,76 @@ def sample_cmd(model: str, seeds: list[int], steps: int, out: Path, class_name: 
 
 
 @zoo.command("eval")
-@click.option("--model", "model_name", type=click.Choice(["fashion-guide", "fashion-eval", "all"]), default="all",
-              show_default=True, help="Which classifier.")
+@click.option("--model", "model_name",
+              type=click.Choice(["fashion-guide", "fashion-eval", "fashion-ddpm", "fashion-cond-ddpm", "all"]),
+              default="all", show_default=True,
+              help="Which model; 'all' is both classifiers, and the DDPMs too when --samples is given.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of the Fashion-MNIST IDX files [default: $DOODL_FASHION_MNIST, else Debian's folder].")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use the first N test images.")
+@click.option("--samples", type=click.IntRange(min=2), default=None,
+              help="DDPMs: FMNIST-FID of this many DDIM samples against the test images [default: 1000].")
+@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="DDPMs: DDIM steps.")
+@click.option("--write-card", is_flag=True, help="DDPMs: store the sample metrics in the model card and README.")
 @DEVICE
 @WEIGHTS_DIR
-def eval_cmd(model_name: str, data_dir: str | None, limit: int | None, device: str, weights_dir: Path | None) -> None:
-    """Test accuracy of the zoo's classifiers on the Fashion-MNIST test split.
+def eval_cmd(model_name: str, data_dir: str | None, limit: int | None, samples: int | None, steps: int,
+             write_card: bool, device: str, weights_dir: Path | None) -> None:
+    """Test accuracy of the zoo's classifiers, and sample FMNIST-FID of its DDPMs, on the Fashion-MNIST test split.
 
     \b
     Examples:
       doodl zoo eval
       doodl zoo eval --model fashion-eval --limit 1000
+      doodl zoo eval --model fashion-ddpm --samples 1000 --write-card
     """
     from ..data import load_fashion_mnist
-    from ..zoo import CLASSIFIER_NAMES, classifier_accuracy, load_classifier, read_card
+    from ..zoo import CLASSIFIER_NAMES, DDPM_NAMES, classifier_accuracy, load_classifier, read_card
 
     images, labels = load_fashion_mnist("test", root=data_dir)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    for name in CLASSIFIER_NAMES if model_name == "all" else [model_name]:
+    if model_name == "all":
+        names = list(CLASSIFIER_NAMES) + (list(DDPM_NAMES) if samples is not None else [])
+    else:
+        names = [model_name]
+    if write_card and not set(names) & set(DDPM_NAMES):
+        raise UserError("--write-card stores DDPM sample metrics: name a DDPM with --model, or give --samples")
+    for name in names:
+        if name in DDPM_NAMES:
+            _eval_ddpm(name, images, samples or 1000, steps, write_card, device, weights_dir)
+            continue
         model = load_classifier(name, device, weights_dir=weights_dir)
         acc = classifier_accuracy(model, images, labels)
         card = read_card(name, weights_dir)
         noted = "" if card is None or card.test_accuracy is None else f" (card: {card.test_accuracy:.4f})"
         click.echo(f"{name}: test accuracy {acc:.4f} on {images.shape[0]} images{noted}")
+
+
+def _eval_ddpm(name: str, images, n: int, steps: int, write_card: bool, device: str, weights_dir: Path | None) -> None:
+    """Sample metrics of one zoo DDPM (zoo.samples.sample_metrics), printed and optionally written to its card."""
+    from ..data.fashion_mnist import as_float_images
+    from ..zoo import load_classifier, load_fashion_backend, read_card, write_readme, zoo_dir
+    from ..zoo.cards import write_card as save_card
+    from ..zoo.samples import sample_metrics
+
+    if n > images.shape[0]:
+        raise UserError(f"--samples must be at most the number of test images ({images.shape[0]}), got {n}")
+    backend = load_fashion_backend(name == "fashion-cond-ddpm", device, weights_dir=weights_dir)
+    metrics = sample_metrics(backend, load_classifier("fashion-eval", device, weights_dir=weights_dir),
+                             as_float_images(images), n, steps)
+    click.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    if write_card:
+        card = read_card(name, weights_dir)
+        if card is None:
+            raise UserError(f"no model card for {name} in {zoo_dir(weights_dir)}: nothing to write to")
+        card.extra.pop("samples_error", None)
+        card.extra["samples"] = metrics
+        card.extra["samples_how"] = (f"`doodl zoo eval --model {name} --samples {n} --steps {steps}` on {device}: "
+                                     f"DDIM {steps} steps vs the first {n} test images, fashion-eval features")
+        save_card(card, zoo_dir(weights_dir))
+        write_readme(weights_dir)
+        click.echo(f"wrote the {name} card and README in {zoo_dir(weights_dir)}")
 
 
 @zoo.command("cards")
