@@ -162,7 +162,7 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
     resumed = f"; classes {res.resumed} read back from an earlier run" if res.resumed else ""
     md = "\n".join([f"Command: `{cmd}` on {machine}, torch {torch.__version__}, "
                     f"{time.perf_counter() - start:.0f} s{resumed}; seeds 0-{seeds - 1}; config {cfg.__dict__}", "",
-                    table, "", f"FMNIST-FID of all classes' images pooled, against the whole test split: {pooled or 'n/a'}", ""])
+                    table, "", f"FMNIST-FID of all images pooled per method, against the test images of these classes: {pooled or 'n/a'}", ""])
     with atomic_path(folder / "grid.png") as tmp:
         grid([ims[m] for ims in res.images.values() for m in METHODS], scale=2).save(tmp, format="PNG")
     atomic_write_text(folder / "vocab.md", md)
