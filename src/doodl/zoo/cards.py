@@ -117,7 +117,7 @@ def render_readme(folder: str | os.PathLike | None = None) -> str:
                   f"- sha256: `{c.weights_sha256}`"]
         for k, v in sorted(c.extra.items()):
             if k == "grid":
-                lines.append(f"- samples: ![{c.name} samples]({v})")
+                lines.append(f"- sample grid: ![{c.name} samples]({v})")
             elif k != "versions":
                 lines.append(f"- {k}: {json.dumps(v, sort_keys=True) if isinstance(v, dict) else v}")
     lines += ["", "## Training the zoo", "", "On one GPU (about 6 minutes on an H100):", "",
