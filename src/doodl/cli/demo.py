@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import torch
 
-from ..io import atomic_path, atomic_write_text, check_writable_dir, grid, save_png
+from ..io import atomic_write_text, check_writable_dir, grid, save_png
 
 METHOD_LABELS = {"vanilla": "vanilla", "one_step": "one-step guidance", "doodl": "DOODL"}
 
@@ -96,8 +96,7 @@ def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: floa
     for m in METHODS:
         for s, img in zip(res.seeds, res.methods[m].images):
             save_png(folder / "images" / m / f"{s}.png", img, {"method": m, "seed": s, "target": CLASS_NAMES[k]})
-    grid([res.methods[m].images for m in METHODS], scale=3).save(folder / ".grid.tmp.png")
-    (folder / ".grid.tmp.png").replace(folder / "grid.png")
+    save_png(folder / "grid.png", grid([res.methods[m].images for m in METHODS], scale=3))
     report = {"target": CLASS_NAMES[k], "methods": res.metrics, "config": cfg.__dict__, "seeds": res.seeds,
               "doodl_loss_history": res.methods["doodl"].history}
     atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
@@ -163,8 +162,7 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
     md = "\n".join([f"Command: `{cmd}` on {machine}, torch {torch.__version__}, "
                     f"{time.perf_counter() - start:.0f} s{resumed}; seeds 0-{seeds - 1}; config {cfg.__dict__}", "",
                     table, "", f"FMNIST-FID of all images pooled per method, against the test images of these classes: {pooled or 'n/a'}", ""])
-    with atomic_path(folder / "grid.png") as tmp:
-        grid([ims[m] for ims in res.images.values() for m in METHODS], scale=2).save(tmp, format="PNG")
+    save_png(folder / "grid.png", grid([ims[m] for ims in res.images.values() for m in METHODS], scale=2))
     atomic_write_text(folder / "vocab.md", md)
     atomic_write_text(folder / "vocab.json", json.dumps({"command": cmd, "machine": machine, "config": cfg.__dict__,
                                                          "per_class": res.per_class, "mean": res.mean,

@@ -219,6 +219,8 @@ def eval_cmd(model_name: str, data_dir: str | None, limit: int | None, samples: 
         names = [model_name]
     if write_card and not set(names) & set(DDPM_NAMES):
         raise UserError("--write-card stores DDPM sample metrics: name a DDPM with --model, or give --samples")
+    if set(names) & set(DDPM_NAMES) and (samples or 1000) > images.shape[0]:  # before any model runs
+        raise UserError(f"--samples must be at most the number of test images ({images.shape[0]}), got {samples or 1000}")
     for name in names:
         if name in DDPM_NAMES:
             _eval_ddpm(name, images, samples or 1000, steps, write_card, device, weights_dir)
@@ -237,9 +239,7 @@ def _eval_ddpm(name: str, images, n: int, steps: int, write_card: bool, device: 
     from ..zoo.cards import write_card as save_card
     from ..zoo.samples import sample_metrics
 
-    if n > images.shape[0]:
-        raise UserError(f"--samples must be at most the number of test images ({images.shape[0]}), got {n}")
-    backend = load_fashion_backend(name == "fashion-cond-ddpm", device, weights_dir=weights_dir)
+    backend = load_fashion_backend(BACKEND_NAMES[name], device, weights_dir=weights_dir)
     metrics = sample_metrics(backend, load_classifier("fashion-eval", device, weights_dir=weights_dir),
                              as_float_images(images), n, steps)
     click.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))

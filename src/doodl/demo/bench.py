@@ -31,7 +31,7 @@ class BenchResult:
 
     per_class: dict[str, dict[str, dict]]  # class name -> method -> metrics
     mean: dict[str, dict]
-    pooled_fid: dict[str, float | None]  # method -> FID of all images against the whole test split
+    pooled_fid: dict[str, float | None]  # method -> FID of all images against the test images of these classes
     resumed: list[int]  # classes read back from an earlier run
     images: dict[str, dict[str, Tensor]]  # class name -> method -> (N, 1, 28, 28) in [0, 1], 8-bit values
 

@@ -17,8 +17,8 @@ from ..backends.base import Backend
 from ..samplers.edict import edict_sample
 from .config import DoodlConfig
 from .result import DoodlResult, StepRecord
-from .typical import clamp_block_means
 from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
+from .typical import clamp_block_means
 
 log = logging.getLogger(__name__)
 

@@ -121,12 +121,9 @@ def _ddpm_samples(cfg: DDPMConfig, out: Path) -> dict:
     extra: dict = {}
     backend = load_fashion_backend(cfg.conditional, cfg.device, weights_dir=out)  # exactly what users will load
     if cfg.grid_seeds:
-        from ..io.atomic import atomic_path
+        from ..io.images import save_png
 
-        png = out / f"{cfg.name}.png"
-        img = sample_grid(backend, cfg.grid_seeds, cfg.grid_steps)
-        with atomic_path(png) as tmp:
-            img.save(tmp, format="PNG")
+        png = save_png(out / f"{cfg.name}.png", sample_grid(backend, cfg.grid_seeds, cfg.grid_steps))
         extra["grid"] = png.name
         extra["grid_how"] = (f"DDIM {cfg.grid_steps} steps, seeds 0-{cfg.grid_seeds - 1}"
                              + (", one row per class, no guidance (scale 1)" if cfg.conditional else ""))
