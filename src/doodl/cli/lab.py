@@ -57,6 +57,11 @@ def _setup(threads: int) -> None:
     setup_logging(logging.WARNING)
 
 
+def _given(**options) -> dict:
+    """The options the user set (not None): the config fields to replace."""
+    return {n: v for n, v in options.items() if v is not None}
+
+
 def _progress(msg: str) -> None:
     click.echo(f"[lab] {msg}", err=True)
 
@@ -77,16 +82,10 @@ def _point_lab(data: str, out: Path, cg_scales, cfg_scales, k: int, solver: str,
     cfg = LabConfig(data=data, seed=seed)  # type: ignore[arg-type]
     cfg = cfg.quick() if quick else cfg
     flow = replace(cfg.flow, k=k)
-    changes: dict = {"solver": solver}
-    if cg_scales is not None:
-        changes["cg_scales"] = cg_scales
-    if cfg_scales is not None:
-        changes["cfg_scales"] = cfg_scales
+    changes: dict = {"solver": solver, **_given(cg_scales=cg_scales, cfg_scales=cfg_scales, doodl_points=doodl_points)}
     if train_steps is not None:
         changes["denoiser"] = replace(cfg.denoiser, steps=train_steps)
         flow = replace(flow, train=replace(flow.train, steps=train_steps))
-    if doodl_points is not None:
-        changes["doodl_points"] = doodl_points
     result = run_point_lab(replace(cfg, flow=flow, **changes), out, _progress)
     _report(result, out)
 
@@ -160,8 +159,7 @@ def fmnist(out: Path, cg_scales, cfg_scales, k: int, solver: str, seed: int, qui
     _setup(threads)
     cfg = FmnistConfig(seed=seed, k=k, solver=solver, device=device)  # type: ignore[arg-type]
     cfg = cfg.quick() if quick else cfg
-    changes = {n: v for n, v in (("cg_scales", cg_scales), ("cfg_scales", cfg_scales), ("n_per_class", n_per_class))
-               if v is not None}
+    changes = _given(cg_scales=cg_scales, cfg_scales=cfg_scales, n_per_class=n_per_class)
     try:
         result = run_fmnist_lab(replace(cfg, **changes), out, _progress)
     except ImportError as e:
