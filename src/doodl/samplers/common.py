@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 import torch
 from torch import Tensor
+
+from ..schedules.steps import Step
+from ..schedules.vp import ddim_coefficients
 
 
 class Denoiser(Protocol):
@@ -17,23 +19,6 @@ class Denoiser(Protocol):
 
 
 Callback = Callable[[dict], None]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One sampler step from timestep t to the next: x_prev = a * x_t + b * eps (DDIM, Song et al. 2021, eq. 12, eta=0)."""
-
-    index: int  # position in the chain, 0 = noisiest
-    t: int  # timestep at which the model is evaluated
-    a: float  # sqrt(alpha_prev / alpha_t)
-    b: float  # sqrt(1 - alpha_prev) - sqrt(alpha_prev * (1 - alpha_t) / alpha_t)
-
-
-def ddim_coefficients(alpha_t: float, alpha_prev: float) -> tuple[float, float]:
-    """(a, b) with x_prev = a x_t + b eps: DDIM's update written as one affine map (EDICT eq. 5's a_t, b_t)."""
-    a = math.sqrt(alpha_prev / alpha_t)
-    b = math.sqrt(1.0 - alpha_prev) - math.sqrt(alpha_prev * (1.0 - alpha_t) / alpha_t)
-    return a, b
 
 
 def check_timesteps(timesteps: Sequence[int] | Tensor, alphas_cumprod: Tensor) -> list[int]:
