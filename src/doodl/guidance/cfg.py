@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 from torch import Tensor
 
@@ -18,5 +20,37 @@ def cfg(cond: Denoiser, uncond: Denoiser, scale: float) -> Denoiser:
         if scale == 0:
             return e_u
         return torch.lerp(e_u, cond(x, t), float(scale))
+
+    return guided
+
+
+def _cat(a: Any, b: Any) -> Any:
+    """Concatenate two conditioning contexts along the batch: tensors, tuples of them, or dicts of them (None kept)."""
+    if a is None:
+        return None
+    if isinstance(a, Tensor):
+        return torch.cat([a, b])
+    if isinstance(a, tuple):
+        return tuple(_cat(u, v) for u, v in zip(a, b))
+    if isinstance(a, dict):
+        return {k: _cat(a[k], b[k]) for k in a}
+    return a  # scalars shared by both branches
+
+
+def batched_cfg(net: Callable[[Tensor, Any, Any], Tensor], cond: Any, uncond: Any | None, scale: float) -> Denoiser:
+    """CFG with both branches in one batched network call: out = out_u + w (out_c - out_u) (Ho & Salimans 2022, eq. 6).
+
+    net(x, t, context) runs the network on a batch; context is a tensor, a tuple or a dict of tensors whose
+    batch matches x. uncond None (or scale 1) runs the conditional branch only. The one CFG of every backend.
+    """
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale != scale:
+        raise ValueError(f"guidance scale must be a number, got {scale!r}")
+    w = float(scale)
+
+    def guided(x: Tensor, t: int | float | Tensor) -> Tensor:
+        if uncond is None or w == 1.0:
+            return net(x, t, cond)
+        out_u, out_c = net(torch.cat([x, x]), t, _cat(uncond, cond)).chunk(2)
+        return torch.lerp(out_u, out_c, w)
 
     return guided
