@@ -2,6 +2,7 @@
 
 from .clip import save_tiny_clip, tiny_clip_embedder, tiny_clip_model
 from .sd import save_tiny_sd, tiny_sd_components, tiny_sd_pipeline
-from .tokenizer import tiny_clip_tokenizer
+from .pipelines import save_tiny_pipeline, tiny_pipeline
+from .tokenizer import tiny_clip_tokenizer, tiny_t5_tokenizer
 
-__all__ = ["tiny_clip_tokenizer", "save_tiny_clip", "tiny_clip_embedder", "tiny_clip_model", "save_tiny_sd", "tiny_sd_components", "tiny_sd_pipeline"]
+__all__ = ["save_tiny_pipeline", "tiny_pipeline", "tiny_t5_tokenizer", "tiny_clip_tokenizer", "save_tiny_clip", "tiny_clip_embedder", "tiny_clip_model", "save_tiny_sd", "tiny_sd_components", "tiny_sd_pipeline"]
