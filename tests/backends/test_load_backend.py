@@ -81,11 +81,11 @@ def test_hub_id_offline_says_how_to_get_weights():
     assert "doodl-test-nonexistent/tiny-sd" in str(err.value) and "HF_HUB_OFFLINE" in str(err.value)
 
 
-def test_sdxl_folder_is_refused(sd_folder, tmp_path):
+def test_sd_folder_relabelled_sdxl_is_refused(sd_folder, tmp_path):
     folder = shutil.copytree(sd_folder, tmp_path / "xl")
     index = (folder / "model_index.json").read_text().replace("StableDiffusionPipeline", "StableDiffusionXLPipeline")
     (folder / "model_index.json").write_text(index)
-    with pytest.raises(ValueError, match="SDXL"):
+    with pytest.raises(ValueError, match="needs an SDXL UNet"):
         load_backend(str(folder))
 
 

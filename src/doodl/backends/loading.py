@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import torch
 
+from . import families
 from .base import Backend
 from .sd import SDXL_MESSAGE, StableDiffusionBackend, as_dtype
 
@@ -154,23 +155,50 @@ def _looks_like_path(name: str) -> bool:
             or name.lower().endswith((".ckpt", ".safetensors", ".bin", ".pt")))
 
 
-def load_backend(name_or_path: str | os.PathLike, **options: Any) -> Backend:
-    """A backend by short name ('fashion', 'fashion-cond', or registered), SD hub id, or SD folder.
+def _family(name: str) -> tuple[dict[str, Any], bool] | None:
+    """(model_index, local) when name is a folder or hub id of a non-SD-1.x/2.x pipeline; None for the SD path."""
+    path = Path(name).expanduser()
+    local = path.is_dir()
+    if local and not (path / "model_index.json").is_file():
+        return None  # the SD path names what is missing
+    if not local and not HUB_ID.match(name):
+        return None
+    try:
+        index = families.read_model_index(str(path) if local else name, local)
+    except Exception:  # offline hub ids and the like: the SD path gives the full loading help
+        return None
+    if index.get("_class_name") == "StableDiffusionPipeline":
+        return None
+    return index, local
+
+
+def load_backend(name_or_path: Any, **options: Any) -> Backend:
+    """A backend by short name ('fashion', 'fashion-cond', or registered), hub id, pipeline folder or built pipeline.
+
+    Folders and hub ids dispatch on model_index.json's _class_name (families.PIPELINE_BACKENDS: SD 1.x/2.x,
+    SDXL, SD3, Flux); options for SDXL/SD3/Flux: dtype, device, variant, revision, height, width,
+    max_sequence_length (T5 models).
 
     Options go to the factory (dtype may be a name such as "float16"); for Stable Diffusion: dtype, device,
     variant, revision, height, width, attention_slicing, vae_slicing, vae_tiling, gradient_checkpointing,
     channels_last.
     """
-    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
-        raise ValueError(f"name_or_path must be a short name, hub id or folder path, got {name_or_path!r}")
-    name = str(name_or_path).strip()
     if "dtype" in options:  # names such as "float16" work for every factory
         options["dtype"] = as_dtype(options["dtype"])
+    if hasattr(name_or_path, "components") and hasattr(name_or_path, "save_pretrained"):  # a built diffusers pipeline
+        return families.from_pipeline(name_or_path, **options)
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise ValueError(f"name_or_path must be a short name, hub id, folder path or built pipeline, got {name_or_path!r}")
+    name = str(name_or_path).strip()
     if name in _REGISTRY:
         factory, defaults = _resolve(name)
         merged = {**defaults, **options}
         _check_options(factory, merged, f"backend {name!r}")
         return factory(**merged)
+    family = _family(name)
+    if family is not None:
+        return families.load_family_backend(name if family[1] else str(Path(name).expanduser()), family[0],
+                                            f"'{name}'", family[1], **options)
     init = inspect.signature(StableDiffusionBackend.__init__).parameters.values()
     sd_options = {"variant", "revision"} | {p.name for p in init if p.kind is p.KEYWORD_ONLY}
     unknown = set(options) - sd_options

@@ -60,6 +60,9 @@ class StableDiffusionXLBackend(PipelineBackend):
                  dtype: torch.dtype | str | None = None, device: torch.device | str | None = None) -> None:
         super().__init__(pipe, dtype=dtype, device=device, denoiser_module="unet")
         self.unet = pipe.unet
+        if self.unet.config.addition_embed_type != "text_time":
+            raise ValueError(f"{self.name} needs an SDXL UNet (addition_embed_type='text_time', taking pooled "
+                             f"embeddings and added time ids); this one has {self.unet.config.addition_embed_type!r}")
         self.schedule = vp_schedule_from_config(self.scheduler_config)
         f = 2 ** (len(self.vae.config.block_out_channels) - 1)
         size = self.unet.config.sample_size
