@@ -17,7 +17,8 @@ PIPELINE_BACKENDS: dict[str, str] = {
     "StableDiffusion3Pipeline": "doodl.backends.sd3:StableDiffusion3Backend",
     "FluxPipeline": "doodl.backends.flux:FluxBackend",
 }
-FAMILY_OPTIONS = {"dtype", "device", "variant", "revision", "height", "width", "max_sequence_length"}
+FAMILY_OPTIONS = {"dtype", "device", "variant", "revision", "height", "width", "max_sequence_length", "vae_slicing",
+                  "vae_tiling", "gradient_checkpointing"}
 
 
 def supported() -> str:

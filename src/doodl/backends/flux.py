@@ -61,6 +61,7 @@ class FluxBackend(PipelineBackend):
         height, width: image size, multiples of 2 x the VAE scale factor (default 1024 for the real VAE).
         max_sequence_length: T5 tokens (512, as the pipeline).
         dtype, device: where the components run (default: the transformer's).
+        vae_slicing, vae_tiling, gradient_checkpointing: memory options (see PipelineBackend).
     """
 
     pipeline_class = "FluxPipeline"
@@ -68,8 +69,8 @@ class FluxBackend(PipelineBackend):
 
     def __init__(self, pipe: Any, *, height: int | None = None, width: int | None = None,
                  max_sequence_length: int = MAX_SEQUENCE_LENGTH, dtype: torch.dtype | str | None = None,
-                 device: torch.device | str | None = None) -> None:
-        super().__init__(pipe, dtype=dtype, device=device, denoiser_module="transformer")
+                 device: torch.device | str | None = None, **memory: bool) -> None:
+        super().__init__(pipe, dtype=dtype, device=device, denoiser_module="transformer", **memory)
         self.transformer = pipe.transformer
         self.guidance_embeds = bool(self.transformer.config.guidance_embeds)
         self.name = "FluxBackend (dev: guidance embedding)" if self.guidance_embeds else "FluxBackend (schnell: no guidance)"

@@ -68,7 +68,8 @@ class PipelineBackend(Backend):
     accepts: frozenset[str] = frozenset()
 
     def __init__(self, pipe: Any, *, dtype: torch.dtype | str | None = None, device: torch.device | str | None = None,
-                 denoiser_module: str = "transformer") -> None:
+                 denoiser_module: str = "transformer", vae_slicing: bool = False, vae_tiling: bool = False,
+                 gradient_checkpointing: bool = False) -> None:
         missing = [k for k in (denoiser_module, *self.required) if getattr(pipe, k, None) is None]
         if missing:
             raise ValueError(f"{type(pipe).__name__} lacks {', '.join(missing)}; {self.name} needs "
@@ -83,6 +84,12 @@ class PipelineBackend(Backend):
             if isinstance(module, torch.nn.Module):
                 setattr(pipe, k, self._place(module, self._vae_dtype() if k == "vae" else self.dtype))
         self.vae = pipe.vae
+        if vae_slicing:  # one image at a time through the VAE
+            self.vae.enable_slicing()
+        if vae_tiling:
+            self.vae.enable_tiling()
+        if gradient_checkpointing:  # recompute the network's blocks in each EDICT step's backward pass
+            getattr(pipe, denoiser_module).enable_gradient_checkpointing()
         self.scheduler_config: dict[str, Any] = dict(pipe.scheduler.config)
         self._embed_cache: dict[tuple, dict[str, Any]] = {}
 

@@ -40,6 +40,7 @@ class StableDiffusion3Backend(PipelineBackend):
         height, width: image size; default transformer.config.sample_size times the VAE scale factor.
         max_sequence_length: T5 tokens (256, as the pipeline).
         dtype, device: where the components run (default: the transformer's).
+        vae_slicing, vae_tiling, gradient_checkpointing: memory options (see PipelineBackend).
     """
 
     pipeline_class = "StableDiffusion3Pipeline"
@@ -48,8 +49,8 @@ class StableDiffusion3Backend(PipelineBackend):
 
     def __init__(self, pipe: Any, *, height: int | None = None, width: int | None = None,
                  max_sequence_length: int = MAX_SEQUENCE_LENGTH, dtype: torch.dtype | str | None = None,
-                 device: torch.device | str | None = None) -> None:
-        super().__init__(pipe, dtype=dtype, device=device, denoiser_module="transformer")
+                 device: torch.device | str | None = None, **memory: bool) -> None:
+        super().__init__(pipe, dtype=dtype, device=device, denoiser_module="transformer", **memory)
         self.transformer = pipe.transformer
         cfg = self.transformer.config
         f = 2 ** (len(self.vae.config.block_out_channels) - 1)

@@ -49,6 +49,7 @@ class StableDiffusionXLBackend(PipelineBackend):
         pipe: a built StableDiffusionXLPipeline (components are shared: moved, not copied).
         height, width: image size; default unet.config.sample_size times the VAE scale factor (1024 for SDXL).
         dtype, device: where the components run (default: the UNet's).
+        vae_slicing, vae_tiling, gradient_checkpointing: memory options (see PipelineBackend).
     """
 
     pipeline_class = "StableDiffusionXLPipeline"
@@ -58,7 +59,7 @@ class StableDiffusionXLBackend(PipelineBackend):
 
     def __init__(self, pipe: Any, *, height: int | None = None, width: int | None = None,
                  dtype: torch.dtype | str | None = None, device: torch.device | str | None = None) -> None:
-        super().__init__(pipe, dtype=dtype, device=device, denoiser_module="unet")
+        super().__init__(pipe, dtype=dtype, device=device, denoiser_module="unet", **memory)
         self.unet = pipe.unet
         if self.unet.config.addition_embed_type != "text_time":
             raise ValueError(f"{self.name} needs an SDXL UNet (addition_embed_type='text_time', taking pooled "
