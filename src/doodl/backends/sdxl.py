@@ -58,7 +58,8 @@ class StableDiffusionXLBackend(PipelineBackend):
     accepts = TEXT_FIELDS
 
     def __init__(self, pipe: Any, *, height: int | None = None, width: int | None = None,
-                 dtype: torch.dtype | str | None = None, device: torch.device | str | None = None) -> None:
+                 dtype: torch.dtype | str | None = None, device: torch.device | str | None = None,
+                 **memory: bool) -> None:
         super().__init__(pipe, dtype=dtype, device=device, denoiser_module="unet", **memory)
         self.unet = pipe.unet
         if self.unet.config.addition_embed_type != "text_time":
