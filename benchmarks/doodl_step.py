@@ -64,16 +64,16 @@ def one(kind: str, T: int, cfg: dict) -> dict:
     batch = cfg["batch"]
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     seeds = list(range(batch))
-    model = backend.denoiser(**cond)
-    ts = backend.timesteps(T)
+    model = backend.denoiser(doodl.Conditioning(**cond))
+    ts = backend.steps(T)
     xT = doodl.optimizer.seeds.initial_latents(backend, seeds)
 
     def ddim():
         with torch.no_grad():
-            doodl.ddim_sample(model, xT, ts, backend.alphas_cumprod, model_dtype=backend.dtype)
+            doodl.ddim_sample(model, xT, ts, model_dtype=backend.dtype)
 
     def edict():
-        doodl.edict_sample(model, xT, xT, ts, backend.alphas_cumprod, grad="none", model_dtype=backend.dtype)
+        doodl.edict_sample(model, xT, xT, ts, grad="none", model_dtype=backend.dtype)
 
     ddim()  # warm-up (kernels, allocator)
     base_rss = maxrss_mb()
@@ -108,12 +108,12 @@ def sync_check(cfg: dict, T: int = 4) -> dict:
 
     backend, loss, cond = build_sd15("cuda", cfg.get("dtype", "float16"), crops=cfg.get("crops", 16))
     doodl.optimize(backend, loss, seed=[0], num_inference_steps=T, opt_steps=1, progress=False, **cond)  # warm-up
-    model = backend.denoiser(**cond)
+    model = backend.denoiser(doodl.Conditioning(**cond))
     xT = doodl.optimizer.seeds.initial_latents(backend, [0])
     counts = {}
     for what, fn in (
-        ("edict chain (no grad)", lambda: doodl.edict_sample(model, xT, xT, backend.timesteps(T), backend.alphas_cumprod,
-                                                             grad="none", model_dtype=backend.dtype)),
+        ("edict chain (no grad)", lambda: doodl.edict_sample(model, xT, xT, backend.steps(T), grad="none",
+                                                             model_dtype=backend.dtype)),
         ("doodl step", lambda: doodl.optimize(backend, loss, seed=[0], num_inference_steps=T, opt_steps=1,
                                               progress=False, **cond)),
     ):

@@ -30,13 +30,12 @@ def one(mode: str, T: int, size: int, batch: int, widths: tuple[int, ...], devic
     """Measure one (mode, T) cell in this process: seconds, saved bytes, peak memory growth."""
     unet = pixel_unet(size, 3, widths).to(device)
     model = lambda x, t: unet(x, t).sample  # noqa: E731
-    ac = doodl.make_alphas_cumprod("linear")
-    ts = doodl.ddim_timesteps(T)
+    ts = doodl.VPSchedule(doodl.make_alphas_cumprod("linear")).steps(T)
     xT = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def sample():
-        doodl.edict_sample(model, xT, xT, ts, ac, grad="none")
+        doodl.edict_sample(model, xT, xT, ts, grad="none")
 
     saved = 0
 
@@ -50,7 +49,7 @@ def one(mode: str, T: int, size: int, batch: int, widths: tuple[int, ...], devic
         saved = 0
         x = xT.clone().requires_grad_(True)
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            x0, y0 = doodl.edict_sample(model, x, x, ts, ac, grad=mode)
+            x0, y0 = doodl.edict_sample(model, x, x, ts, grad=mode)
         torch.autograd.grad((x0.square().mean() + y0.square().mean()), x)
 
     sample()  # warm-up

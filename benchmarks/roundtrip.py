@@ -62,7 +62,8 @@ def main() -> None:
     for coupling, net in combos(a.device):
         unet.to(DT[net])
         for T in (int(s) for s in a.steps.split(",")):
-            r = doodl.roundtrip_error(model, shape, ac, T, dtype=DT[coupling], model_dtype=DT[net], device=a.device)
+            r = doodl.roundtrip_error(model, shape, doodl.VPSchedule(ac).steps(T), dtype=DT[coupling], model_dtype=DT[net],
+                                      device=a.device)
             rows.append({"coupling": coupling, "network": net, "T": T, "max_abs": r.max_abs_error, "rel": r.rel_error})
     what = "SD 1.5 UNet arch, 1x4x64x64" if a.sd15 else f"pixel UNet 32-64-64, {shape}"
     print(f"# roundtrip on {machine()}: {what}")

@@ -10,9 +10,15 @@ import pytest
 import torch
 
 import doodl
+from doodl import Conditioning
 from doodl.backends import PixelBackend, StableDiffusionBackend, load_backend, register_backend
-from doodl.backends import loading
+from doodl.backends import registry as backend_registry
 from doodl.testing import save_tiny_sd, tiny_sd_pipeline
+
+
+def den(backend, prompt=None, negative_prompt=None, guidance_scale=None, **kw):
+    """backend.denoiser with the old positional order (prompt, negative_prompt, guidance_scale)."""
+    return backend.denoiser(Conditioning(prompt=prompt, negative_prompt=negative_prompt, guidance_scale=guidance_scale, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -23,18 +29,18 @@ def sd_folder(tmp_path_factory):
 @pytest.fixture
 def registry(monkeypatch):
     """A private copy of the short-name registry, so tests can register names without leaking them."""
-    monkeypatch.setattr(loading, "_REGISTRY", dict(loading._REGISTRY))
-    return loading._REGISTRY
+    monkeypatch.setattr(backend_registry, "_REGISTRY", dict(backend_registry._REGISTRY))
+    return backend_registry._REGISTRY
 
 
 def test_load_from_save_pretrained_folder_matches_the_pipeline(sd_folder):
     loaded = doodl.load_backend(str(sd_folder))
     built = StableDiffusionBackend.from_pipeline(tiny_sd_pipeline())
     assert isinstance(loaded, StableDiffusionBackend)
-    assert loaded.latent_shape == built.latent_shape and loaded.steps_offset == built.steps_offset
+    assert loaded.latent_shape == built.latent_shape and loaded.schedule.steps_offset == built.schedule.steps_offset
     x = torch.randn((2, *built.latent_shape), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        torch.testing.assert_close(loaded.denoiser("a cat", "dog", 5.0)(x, 401), built.denoiser("a cat", "dog", 5.0)(x, 401))
+        torch.testing.assert_close(den(loaded, "a cat", "dog", 5.0)(x, 401), den(built, "a cat", "dog", 5.0)(x, 401))
         torch.testing.assert_close(loaded.decode(x), built.decode(x))
 
 
@@ -42,7 +48,7 @@ def test_load_passes_options(sd_folder):
     b = load_backend(sd_folder, dtype="float64", height=8, width=24, vae_slicing=True)  # a Path works too
     assert b.dtype == torch.float64 and b.latent_shape == (4, 4, 12) and b.image_shape == (3, 8, 24)
     with torch.no_grad():
-        assert b.denoiser("a")(torch.zeros(1, 4, 4, 12), 1).shape == (1, 4, 4, 12)
+        assert den(b, "a")(torch.zeros(1, 4, 4, 12), 1).shape == (1, 4, 4, 12)
 
 
 def test_load_v_prediction_folder(tmp_path):

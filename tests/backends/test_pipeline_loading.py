@@ -36,7 +36,7 @@ def test_saved_folders_load_offline_with_diffusers_and_doodl(folders, kind):
     assert type(backend) is CLASSES[kind]
     x = backend.noise(1, torch.Generator().manual_seed(0))
     with torch.no_grad():
-        out = backend.denoiser(prompt="a red cube")(x, 500)
+        out = backend.denoiser(doodl.Conditioning(prompt="a red cube"))(x, backend.steps(2)[0].t)
     assert out.shape == x.shape and torch.isfinite(out).all()
 
 

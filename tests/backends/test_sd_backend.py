@@ -8,8 +8,14 @@ import pytest
 import torch
 
 import doodl
+from doodl import Conditioning
 from doodl.backends import StableDiffusionBackend
 from doodl.testing import tiny_sd_components, tiny_sd_pipeline
+
+
+def den(backend, prompt=None, negative_prompt=None, guidance_scale=None, **kw):
+    """backend.denoiser with the old positional order (prompt, negative_prompt, guidance_scale)."""
+    return backend.denoiser(Conditioning(prompt=prompt, negative_prompt=negative_prompt, guidance_scale=guidance_scale, **kw))
 
 
 @pytest.fixture
@@ -42,12 +48,13 @@ def test_schedule_and_shapes_come_from_configs(pipe, backend):
     assert f != 8  # the tiny VAE's factor differs from SD's, so a hard-coded 8 would fail here
     assert backend.vae_scale_factor == f
     assert backend.latent_shape == (4, s, s) and backend.image_shape == (3, s * f, s * f)
-    assert backend.steps_offset == pipe.scheduler.config.steps_offset
-    assert backend.final_alpha_cumprod is None  # set_alpha_to_one=False: the chain ends on alphas_cumprod[0]
-    assert backend.alphas_cumprod.dtype == torch.float64
-    torch.testing.assert_close(backend.alphas_cumprod, pipe.scheduler.alphas_cumprod.double(), rtol=1e-5, atol=1e-6)
+    sched = backend.schedule
+    assert sched.steps_offset == pipe.scheduler.config.steps_offset
+    assert sched.final_alpha_cumprod is None  # set_alpha_to_one=False: the chain ends on alphas_cumprod[0]
+    assert sched.alphas_cumprod.dtype == torch.float64
+    torch.testing.assert_close(sched.alphas_cumprod, pipe.scheduler.alphas_cumprod.double(), rtol=1e-5, atol=1e-6)
     pipe.scheduler.set_timesteps(5)
-    assert backend.timesteps(5) == pipe.scheduler.timesteps.tolist()
+    assert [s.t for s in backend.steps(5)] == pipe.scheduler.timesteps.tolist()
 
 
 def test_eps_matches_pipeline_encode_prompt_and_cfg(pipe, backend):
@@ -58,7 +65,7 @@ def test_eps_matches_pipeline_encode_prompt_and_cfg(pipe, backend):
         out = pipe.unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([uncond, cond])).sample
         e_u, e_c = out.chunk(2)
         ref = e_u + w * (e_c - e_u)
-        got = backend.denoiser(prompts, negs, w)(x, t)
+        got = den(backend, prompts, negs, w)(x, t)
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
     assert (e_c - e_u).abs().max() > 1e-3  # the prompts matter, so the comparison tests the conditioning
 
@@ -74,8 +81,7 @@ def test_ddim_sampling_matches_pipeline(v_prediction):
     with torch.no_grad():
         ref = pipe(prompts, negative_prompt=negs, num_inference_steps=2, guidance_scale=7.5, height=size,
                    width=size, output_type="latent", latents=xT.clone()).images
-        run = lambda p: doodl.ddim_sample(backend.denoiser(p, negs, 7.5), xT, backend.timesteps(2),  # noqa: E731
-                                          backend.alphas_cumprod, final_alpha_cumprod=backend.final_alpha_cumprod)
+        run = lambda p: doodl.ddim_sample(den(backend, p, negs, 7.5), xT, backend.steps(2))  # noqa: E731
         got, other = run(prompts), run(["zzz", "qq"])
     torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
     assert (other - ref).abs().max() > 1e-2
@@ -86,8 +92,8 @@ def test_scale_one_is_conditional_only_in_one_call(backend):
     batches = []
     hook = backend.unet.register_forward_pre_hook(lambda m, args: batches.append(args[0].shape[0]))
     with torch.no_grad():
-        cond = backend.denoiser("a cat", guidance_scale=1.0)(x, t)
-        guided = backend.denoiser("a cat", guidance_scale=4.0)(x, t)
+        cond = den(backend, "a cat", guidance_scale=1.0)(x, t)
+        guided = den(backend, "a cat", guidance_scale=4.0)(x, t)
         ref = backend.unet(x, t, encoder_hidden_states=backend.embed_prompt("a cat").expand(2, -1, -1)).sample
     hook.remove()
     assert batches == [2, 4, 2]  # scale 1: one branch; scale 4: both branches in a single batched call
@@ -98,10 +104,10 @@ def test_scale_one_is_conditional_only_in_one_call(backend):
 def test_prompt_lists_broadcast_and_pair_with_images(backend):
     x, t = noise(backend), 401
     with torch.no_grad():
-        one = backend.denoiser("a cat")(x, t)
-        same = backend.denoiser(["a cat", "a cat"])(x, t)
-        mixed = backend.denoiser(["a cat", "dog"], ["", "blurry"])(x, t)
-        dog = backend.denoiser("dog", "blurry")(x[1:], t)
+        one = den(backend, "a cat")(x, t)
+        same = den(backend, ["a cat", "a cat"])(x, t)
+        mixed = den(backend, ["a cat", "dog"], ["", "blurry"])(x, t)
+        dog = den(backend, "dog", "blurry")(x[1:], t)
     torch.testing.assert_close(one, same)
     torch.testing.assert_close(mixed[1:], dog, rtol=1e-5, atol=1e-5)
 
@@ -110,7 +116,7 @@ def test_prompt_embeddings_are_cached(backend):
     calls = []
     hook = backend.text_encoder.register_forward_pre_hook(lambda m, args: calls.append(1))
     for _ in range(3):
-        backend.denoiser("a cat", "blurry")
+        den(backend, "a cat", "blurry")
     hook.remove()
     assert len(calls) == 2  # prompt and negative prompt, each encoded once
 
@@ -121,7 +127,7 @@ def test_float64_backend_returns_eps_in_input_dtype():
     assert b64.dtype == torch.float64 and next(b64.unet.parameters()).dtype == torch.float64
     x = noise(b32)
     with torch.no_grad():
-        e32, e64 = b32.denoiser("a cat")(x, 501), b64.denoiser("a cat")(x, 501)
+        e32, e64 = den(b32, "a cat")(x, 501), den(b64, "a cat")(x, 501)
         img = b64.decode(x)
     assert e64.dtype == torch.float32 and img.dtype == torch.float32
     torch.testing.assert_close(e64, e32, rtol=1e-4, atol=1e-4)
@@ -130,14 +136,13 @@ def test_float64_backend_returns_eps_in_input_dtype():
 def _edict_grads(backend, model, grad, params=()):
     base = noise(backend, 1, seed=3)
     xT, yT = base.clone().requires_grad_(), base.clone().requires_grad_()
-    x0, y0 = doodl.edict_sample(model, xT, yT, backend.timesteps(2), backend.alphas_cumprod, grad=grad,
-                                final_alpha_cumprod=backend.final_alpha_cumprod, params=params)
+    x0, y0 = doodl.edict_sample(model, xT, yT, backend.steps(2), grad=grad, params=params)
     loss = backend.decode(x0).mean() + backend.decode(y0).mean()
     return torch.autograd.grad(loss, [xT, yT, *params])
 
 
 def test_gradient_reaches_xT_through_reversible_edict(backend):
-    model = backend.denoiser("a cat", guidance_scale=3.0)
+    model = den(backend, "a cat", guidance_scale=3.0)
     rev = _edict_grads(backend, model, "reversible")
     naive = _edict_grads(backend, model, "naive")
     for g_rev, g_naive in zip(rev, naive):
@@ -147,7 +152,7 @@ def test_gradient_reaches_xT_through_reversible_edict(backend):
 
 def test_prompt_embeds_receive_gradient(backend):
     pe = backend.embed_prompt("a cat").clone().requires_grad_()
-    model = backend.denoiser(prompt_embeds=pe, guidance_scale=2.0)
+    model = den(backend, prompt_embeds=pe, guidance_scale=2.0)
     g_rev = _edict_grads(backend, model, "reversible", params=(pe,))[-1]
     g_naive = _edict_grads(backend, model, "naive", params=(pe,))[-1]
     assert g_rev.abs().sum() > 0
@@ -180,10 +185,10 @@ def test_memory_options_keep_the_results():
                                                 gradient_checkpointing=True)
     x = noise(plain)
     with torch.no_grad():
-        torch.testing.assert_close(lean.denoiser("a cat")(x, 501), plain.denoiser("a cat")(x, 501), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(den(lean, "a cat")(x, 501), den(plain, "a cat")(x, 501), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(lean.decode(x), plain.decode(x), rtol=1e-5, atol=1e-5)
-    g_lean = _edict_grads(lean, lean.denoiser("a cat"), "reversible")[0]
-    g_plain = _edict_grads(plain, plain.denoiser("a cat"), "reversible")[0]
+    g_lean = _edict_grads(lean, den(lean, "a cat"), "reversible")[0]
+    g_plain = _edict_grads(plain, den(plain, "a cat"), "reversible")[0]
     torch.testing.assert_close(g_lean, g_plain, rtol=1e-4, atol=1e-7)
 
 
@@ -196,17 +201,17 @@ def test_memory_options_keep_the_results():
         ({"negative_prompt": []}, "negative_prompt must not be an empty list"),
         ({"guidance_scale": "7"}, "guidance_scale"),
         ({"guidance_scale": float("nan")}, "guidance_scale"),
-        ({"class_label": 1}, "unknown"),
+        ({"class_label": 1}, "StableDiffusionBackend does not take class_label"),
         ({"prompt_embeds": torch.zeros(1, 77, 5)}, "prompt_embeds"),
     ],
 )
 def test_bad_conditioning(backend, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        backend.denoiser(**kwargs)
+        den(backend, **kwargs)
 
 
 def test_prompt_count_must_match_batch(backend):
-    model = backend.denoiser(["a", "b", "c"])
+    model = den(backend, ["a", "b", "c"])
     with pytest.raises(ValueError, match="prompt has 3 entries"):
         model(noise(backend, 2), 501)
 
@@ -255,6 +260,39 @@ def test_float16_on_cuda_matches_float32():
     b16 = StableDiffusionBackend.from_pipeline(tiny_sd_pipeline(), device="cuda", dtype=torch.float16)
     x = noise(b32).cuda()
     with torch.no_grad():
-        e16, e32 = b16.denoiser("a cat")(x, 501), b32.denoiser("a cat")(x, 501)
+        e16, e32 = den(b16, "a cat")(x, 501), den(b32, "a cat")(x, 501)
     assert e16.dtype == torch.float32
     torch.testing.assert_close(e16, e32, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("spacing", ["trailing", "linspace", "leading"])
+def test_timestep_spacing_is_honoured_like_ddim_scheduler(spacing):
+    """The scheduler config's timestep_spacing gives the same chain as diffusers' DDIMScheduler loop."""
+    from diffusers import DDIMScheduler
+
+    pipe = tiny_sd_pipeline()
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, timestep_spacing=spacing)
+    backend = StableDiffusionBackend.from_pipeline(pipe)
+    assert backend.schedule.timestep_spacing == spacing
+    model = den(backend, "a cat", guidance_scale=1.0)
+    for n in (3, 7):
+        pipe.scheduler.set_timesteps(n)
+        assert [s.t for s in backend.steps(n)] == pipe.scheduler.timesteps.tolist()
+    xT = noise(backend, 1, seed=5)
+    x = xT
+    with torch.no_grad():
+        for t in pipe.scheduler.timesteps:
+            x = pipe.scheduler.step(model(x, int(t)), t, x).prev_sample
+        ours = doodl.ddim_sample(model, xT, backend.steps(7))
+    torch.testing.assert_close(ours, x, rtol=1e-5, atol=1e-5)
+
+
+def test_conditioning_it_cannot_use_is_named():
+    backend = StableDiffusionBackend.from_pipeline(tiny_sd_pipeline())
+    with pytest.raises(ValueError, match="does not take guidance, pooled_prompt_embeds"):
+        backend.denoiser(Conditioning(guidance=3.5, pooled_prompt_embeds=torch.zeros(1, 8)))
+    with pytest.raises(ValueError, match="prompt or prompt_embeds"):
+        den(backend, "a cat", prompt_embeds=backend.embed_prompt("a cat"))
+    with pytest.raises(ValueError, match="unknown conditioning option"):
+        doodl.optimize(backend, lambda im: im.mean(dim=(1, 2, 3)), prompt="a", guidance=2.0, num_inference_steps=1,
+                       opt_steps=0, progress=False, class_labl=1)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from doodl.cli.options import GuideSpec
+from doodl.specs import GuideSpec
 from doodl.io import read_png_metadata
 from doodl.runs import TASK_DEFAULTS, TASKS, ModelCache, RunSpec, execute
 from doodl.runs.defaults import CLASSIFIER_CLASSES, ZOO_CLASSIFIERS
@@ -114,7 +114,7 @@ def test_known_classifier_tables_match_their_sources():
 @pytest.fixture
 def toy_model(toy_backend, monkeypatch):
     """Register the toy backend as the short name 'toy' for this test; counts how often it is loaded."""
-    import doodl.backends.loading as loading
+    import doodl.backends.registry as registry
 
     calls = []
 
@@ -122,7 +122,7 @@ def toy_model(toy_backend, monkeypatch):
         calls.append((dtype, device))
         return toy_backend
 
-    monkeypatch.setitem(loading._REGISTRY, "toy", (factory, {}))
+    monkeypatch.setitem(registry._REGISTRY, "toy", (factory, {}))
     return calls
 
 

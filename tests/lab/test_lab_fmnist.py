@@ -24,7 +24,7 @@ def _fake_images(n_per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tenso
 
 @pytest.fixture
 def parts(toy_backend):
-    cond = PixelBackend(toy_backend.unet, toy_backend.alphas_cumprod, pad=2, num_classes=10)
+    cond = PixelBackend(toy_backend.unet, toy_backend.schedule, pad=2, num_classes=10)
     x, y = _fake_images(12, 0)
     ref, _ = _fake_images(5, 1)
     fid = lambda a, b: sliced_wasserstein(a.flatten(1), b.flatten(1), 32, torch.Generator().manual_seed(0))  # noqa: E731

@@ -13,9 +13,11 @@ from doodl.guidance import classifier_guidance, cond_fn_guidance
 from doodl.lab.nets import EpsModel, NoiseAwareClassifier, PointMLP
 from doodl.lab.sampling import PointModels, guided_denoiser, sample_paths
 from doodl.samplers import ddim_sample
-from doodl.schedules import ddim_timesteps, make_alphas_cumprod
+from doodl.schedules import VPSchedule, make_alphas_cumprod
 
 AC = make_alphas_cumprod("linear")
+SCHED = VPSchedule(AC)
+AT = SCHED.steps_for([500, 100, 10])  # steps at the t the unit tests call the guidance at
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +29,23 @@ def models() -> PointModels:
 
 def test_cg_scale_zero_is_unconditional_sampling(models):
     xT = torch.randn(16, 2, generator=torch.Generator().manual_seed(1))
-    ts = ddim_timesteps(10)
-    plain = ddim_sample(EpsModel(models.uncond), xT, ts, AC)
-    guided = ddim_sample(classifier_guidance(EpsModel(models.uncond), models.classifier, AC, 0.0, 1), xT, ts, AC)
+    ts = SCHED.steps(10)
+    plain = ddim_sample(EpsModel(models.uncond), xT, ts)
+    guided = ddim_sample(classifier_guidance(EpsModel(models.uncond), models.classifier, ts, 0.0, 1), xT, ts)
     assert torch.equal(plain, guided)
-    moved = ddim_sample(classifier_guidance(EpsModel(models.uncond), models.classifier, AC, 3.0, 1), xT, ts, AC)
+    moved = ddim_sample(classifier_guidance(EpsModel(models.uncond), models.classifier, ts, 3.0, 1), xT, ts)
     assert not torch.allclose(plain, moved)
 
 
 def test_cfg_scale_one_is_the_conditional_model(models):
     xT = torch.randn(16, 2, generator=torch.Generator().manual_seed(2))
-    ts = ddim_timesteps(10)
-    cond = ddim_sample(EpsModel(models.cond, label=0), xT, ts, AC)
-    guided = sample_paths(guided_denoiser(models, "cfg", 0, 1.0), xT, AC, 10).final
+    ts = SCHED.steps(10)
+    cond = ddim_sample(EpsModel(models.cond, label=0), xT, ts)
+    guided = sample_paths(guided_denoiser(models, "cfg", 0, 1.0), xT, SCHED, 10).final
     torch.testing.assert_close(guided, cond, rtol=1e-6, atol=1e-6)
-    assert not torch.allclose(sample_paths(guided_denoiser(models, "cfg", 0, 3.0), xT, AC, 10).final, cond)
-    assert torch.equal(sample_paths(guided_denoiser(models, "cg", 0, 0.0), xT, AC, 10).final,
-                       ddim_sample(EpsModel(models.uncond), xT, ts, AC))
+    assert not torch.allclose(sample_paths(guided_denoiser(models, "cfg", 0, 3.0), xT, SCHED, 10).final, cond)
+    assert torch.equal(sample_paths(guided_denoiser(models, "cg", 0, 0.0, 10), xT, SCHED, 10).final,
+                       ddim_sample(EpsModel(models.uncond), xT, ts))
 
 
 def test_cg_shifts_eps_by_the_log_prob_gradient():
@@ -53,7 +55,7 @@ def test_cg_shifts_eps_by_the_log_prob_gradient():
     model = lambda x, t: torch.zeros_like(x)  # noqa: E731
     x = torch.randn(5, 2)
     t = 500
-    eps = classifier_guidance(model, clf, AC, 2.0, 1)(x, t)
+    eps = classifier_guidance(model, clf, AT, 2.0, 1)(x, t)
     with torch.no_grad():
         p1 = clf(x, t).softmax(-1)[:, 1:2]
     w = clf.linear.weight[:, :2].detach()
@@ -63,7 +65,7 @@ def test_cg_shifts_eps_by_the_log_prob_gradient():
 
 def test_cond_fn_guidance_matches_guided_diffusion_formula():
     model = lambda x, t: x * 0.5  # noqa: E731
-    g = cond_fn_guidance(model, lambda x, t: torch.ones_like(x), AC, 1.5)
+    g = cond_fn_guidance(model, lambda x, t: torch.ones_like(x), AT, 1.5)
     x = torch.randn(3, 2)
     torch.testing.assert_close(g(x, 100), 0.5 * x - 1.5 * (1 - AC[100]).sqrt().float() * torch.ones_like(x))
 
@@ -71,13 +73,13 @@ def test_cond_fn_guidance_matches_guided_diffusion_formula():
 @pytest.mark.parametrize("scale", [-1.0, float("nan"), float("inf"), "2", True])
 def test_bad_scale_is_a_clear_error(models, scale):
     with pytest.raises(ValueError, match="scale"):
-        classifier_guidance(EpsModel(models.uncond), models.classifier, AC, scale, 0)
+        classifier_guidance(EpsModel(models.uncond), models.classifier, AT, scale, 0)
     with pytest.raises(ValueError, match="scale"):
         guided_denoiser(models, "cfg", 0, scale)
 
 
 def test_bad_target_is_a_clear_error(models):
-    g = classifier_guidance(EpsModel(models.uncond), models.classifier, AC, 1.0, 5)
+    g = classifier_guidance(EpsModel(models.uncond), models.classifier, AT, 1.0, 5)
     with pytest.raises(ValueError, match="target"):
         g(torch.zeros(2, 2), 10)
 
@@ -114,3 +116,9 @@ def test_per_class_distance_uses_each_class_alone():
     assert d[0] == pytest.approx(0.0, abs=1e-12) and d[1] > 0.5
     fd = per_class_distance(frechet_distance, gen + torch.randn(40, 2) * 0.1, gl, real + torch.randn(100, 2) * 0.1, rl)
     assert fd[1] > fd[0]
+
+
+def test_guidance_called_off_its_steps_is_a_clear_error(models):
+    g = classifier_guidance(EpsModel(models.uncond), models.classifier, AT, 1.0, 0)
+    with pytest.raises(ValueError, match="not one of the guidance's steps"):
+        g(torch.zeros(2, 2), 7)

@@ -130,12 +130,12 @@ def test_baselines(toy_backend):
 def test_edit_real_image_round_trip_and_optimise(toy_backend):
     img = torch.linspace(0.2, 0.8, 64).reshape(1, 1, 8, 8)
     inv = doodl.invert_image(toy_backend, img, num_inference_steps=10, invert_to=6)
-    assert len(inv.timesteps) == 6
+    assert len(inv.steps) == 6 and inv.steps == toy_backend.steps(10)[4:]  # the chain's tail, indices kept
     # zero optimisation steps: the inverted pair regenerates the image
-    r = doodl.optimize(toy_backend, brightness, seed=0, init=(inv.x, inv.y), timesteps=inv.timesteps,
+    r = doodl.optimize(toy_backend, brightness, seed=0, init=(inv.x, inv.y), steps=inv.steps,
                        opt_steps=0, progress=False, coupling_dtype=torch.float64)
     torch.testing.assert_close(r.images.float(), img, atol=1e-5, rtol=0)
-    r = doodl.optimize(toy_backend, brightness, seed=0, init=(inv.x, inv.y), timesteps=inv.timesteps,
+    r = doodl.optimize(toy_backend, brightness, seed=0, init=(inv.x, inv.y), steps=inv.steps,
                        opt_steps=5, lr=20.0, grad_clip=0.05, progress=False)
     assert r.loss[0] < brightness(img)[0] - 0.01
     with pytest.raises(ValueError, match="invert_to"):

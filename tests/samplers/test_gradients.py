@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import doodl
+from doodl.samplers import make_steps
 
 
 def loss_fn(x0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
@@ -13,21 +14,21 @@ def loss_fn(x0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
     return (x0.sin() * w).sum() + 0.5 * (y0**2).sum()
 
 
-def grad_of(model, xT, ts, ac, mode, **kw):
+def grad_of(model, xT, ts, mode, **kw):
     x = xT.clone().requires_grad_(True)
-    x0, y0 = doodl.edict_sample(model, x, x, ts, ac, grad=mode, **kw)
+    x0, y0 = doodl.edict_sample(model, x, x, ts, grad=mode, **kw)
     (g,) = torch.autograd.grad(loss_fn(x0, y0), x)
     return g
 
 
 @pytest.mark.parametrize("leapfrog", [True, False])
 def test_modes_agree_float64(model64, sd_alphas, leapfrog):
-    ts = doodl.ddim_timesteps(12)
+    ts = make_steps(doodl.ddim_timesteps(12), sd_alphas)
     xT = torch.randn(2, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    ref = grad_of(model64, xT, ts, sd_alphas, "naive", leapfrog=leapfrog)
+    ref = grad_of(model64, xT, ts, "naive", leapfrog=leapfrog)
     assert ref.abs().max() > 0
     for mode in ("reversible", "checkpoint"):
-        g = grad_of(model64, xT, ts, sd_alphas, mode, leapfrog=leapfrog)
+        g = grad_of(model64, xT, ts, mode, leapfrog=leapfrog)
         assert ((g - ref).norm() / ref.norm()).item() < 1e-8, mode
 
 
@@ -41,7 +42,7 @@ def test_gradient_reaches_closed_over_tensor(unet64, sd_alphas):
         xT = torch.randn(1, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
         x = xT.clone().requires_grad_(True)
         kw = dict(params=[s]) if mode == "reversible" else {}
-        x0, y0 = doodl.edict_sample(model, x, x, doodl.ddim_timesteps(10), sd_alphas, grad=mode, **kw)
+        x0, y0 = doodl.edict_sample(model, x, x, make_steps(doodl.ddim_timesteps(10), sd_alphas), grad=mode, **kw)
         return torch.autograd.grad(loss_fn(x0, y0), (x, s))
 
     ref = grads("naive")
@@ -63,7 +64,7 @@ def saved_bytes(model, ac, T, mode) -> int:
 
     xT = torch.randn(1, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        x0, y0 = doodl.edict_sample(model, xT, xT, doodl.ddim_timesteps(T), ac, grad=mode)
+        x0, y0 = doodl.edict_sample(model, xT, xT, make_steps(doodl.ddim_timesteps(T), ac), grad=mode)
     (x0.sum() + y0.sum()).backward()
     return total
 

@@ -10,7 +10,7 @@ import warnings
 import pytest
 import torch
 
-from doodl.cli.options import parse_guide
+from doodl.specs import parse_guide
 from doodl.io import save_png
 from doodl.scorers import (
     SCORERS,

@@ -77,5 +77,5 @@ def test_backend_refuses_a_unet_of_the_other_kind(tiny_zoo, tmp_path):
 def test_env_var_selects_the_folder(tiny_zoo, monkeypatch):
     monkeypatch.setenv("DOODL_ZOO_DIR", str(tiny_zoo["dir"]))
     backend = load_fashion_backend(conditional=False, dtype=torch.float64)
-    assert backend.dtype == torch.float64 and backend.alphas_cumprod.numel() == 1000
+    assert backend.dtype == torch.float64 and backend.schedule.num_train_timesteps == 1000
     assert not any(p.requires_grad for p in backend.unet.parameters())

@@ -1,40 +1,50 @@
-"""The backend contract: a built diffusion model adapted to eps = model(x, t), plus decode/encode."""
+"""The backend contract: a built diffusion model with its own schedule, bound to typed conditioning.
+
+Every backend owns a `Schedule` (VPSchedule or FlowSchedule, doodl.schedules) and hands out its steps; the
+samplers take those steps and nothing above backends/ reads schedule fields. `denoiser(cond)` binds a
+`Conditioning` after checking it against `accepts`: an option the model cannot use is a ValueError naming it.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 import torch
 from torch import Tensor
 
+from ..conditioning import Conditioning
 from ..samplers.common import Denoiser
-from ..schedules import ddim_timesteps
+from ..schedules.steps import Schedule, Step
 
 
 class Backend(ABC):
-    """A diffusion model adapted to the sampler protocol.
+    """A diffusion model adapted to the sampler protocol out = model(x, t).
 
     Attributes every backend sets:
-        alphas_cumprod: float64 1-D tensor of alpha_bar indexed by training timestep.
-        final_alpha_cumprod: alpha_bar after the last step (1.0 or None for alphas_cumprod[0], as in make_steps).
-        latent_shape: (C, H, W) of the tensors the sampler runs on.
+        schedule: its VPSchedule (out = eps) or FlowSchedule (out = velocity).
+        latent_shape: (C, h, w) of the tensors the sampler runs on (the unpacked layout).
         image_shape: (C, H, W) of decoded images.
         device, dtype: where and in which dtype the network runs.
-        steps_offset: DDIM timestep offset (SD: 1).
+        accepts: the Conditioning field names this backend can use.
     """
 
-    alphas_cumprod: Tensor
-    final_alpha_cumprod: float | None = 1.0
+    schedule: Schedule
     latent_shape: tuple[int, int, int]
     image_shape: tuple[int, int, int]
     device: torch.device = torch.device("cpu")
     dtype: torch.dtype = torch.float32
-    steps_offset: int = 0
+    accepts: frozenset[str] = frozenset()
+
+    name: str = "Backend"  # for messages; each subclass gets its class name unless it sets its own
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
 
     @abstractmethod
-    def denoiser(self, **conditioning: Any) -> Denoiser:
-        """eps = model(x, t) with the conditioning (prompt, class label, CFG scale, ...) bound in."""
+    def denoiser(self, cond: Conditioning) -> Denoiser:
+        """out = model(x, t) with the conditioning bound in; calls cond.check(self.accepts, self.name) first."""
 
     @abstractmethod
     def decode(self, latents: Tensor) -> Tensor:
@@ -44,9 +54,9 @@ class Backend(ABC):
     def encode(self, images: Tensor) -> Tensor:
         """Map images in [0, 1], (B, *image_shape), to clean latents x0 (B, *latent_shape)."""
 
-    def timesteps(self, num_inference_steps: int) -> list[int]:
-        """Descending DDIM timesteps for this model (leading spacing, diffusers' DDIMScheduler)."""
-        return ddim_timesteps(num_inference_steps, self.alphas_cumprod.numel(), self.steps_offset)
+    def steps(self, num_inference_steps: int) -> list[Step]:
+        """The sampler's steps for a chain of num_inference_steps, noisiest first (the schedule's spacing)."""
+        return self.schedule.steps(num_inference_steps)
 
     def noise(self, batch: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
         """Initial latents x_T ~ N(0, I) of shape (batch, *latent_shape), drawn on CPU for reproducibility."""
@@ -62,3 +72,13 @@ class Backend(ABC):
         if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
             raise ValueError(f"{name} must be finite and lie in [0, 1]")
         return images
+
+    def check_latents(self, x: Tensor, name: str = "latents") -> Tensor:
+        """Validate a finite floating-point (B, *latent_shape) batch; raise ValueError naming `name` and the shape."""
+        want = f"(B, {', '.join(map(str, self.latent_shape))})"
+        if not isinstance(x, Tensor) or x.ndim != len(self.latent_shape) + 1 or tuple(x.shape[1:]) != tuple(self.latent_shape):
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"{name} must have shape {want}, got {shape}")
+        if not x.is_floating_point() or not torch.isfinite(x).all():
+            raise ValueError(f"{name} must be a finite floating-point tensor of shape {want}")
+        return x

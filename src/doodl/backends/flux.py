@@ -107,6 +107,13 @@ class FluxBackend(PipelineBackend):
         pipe = load_pipeline(cls.pipeline_class, name_or_path, dtype=dtype, variant=variant, revision=revision)
         return cls(pipe, dtype=dtype, device=device, **options)
 
+    def check_latents(self, x: Tensor, name: str = "latents") -> Tensor:
+        """As Backend.check_latents; the message says the layout is the unpacked one (pack happens inside)."""
+        try:
+            return super().check_latents(x, name)
+        except ValueError as e:
+            raise ValueError(f"{e} ({self.name} takes the unpacked (B, C, h, w) layout; it packs internally)") from None
+
     def check_guidance(self, cond: Conditioning) -> float | None:
         """The guidance embedding's value on dev (guidance_scale or guidance, default 3.5); None on schnell."""
         given = [k for k in ("guidance_scale", "guidance") if getattr(cond, k) is not None]

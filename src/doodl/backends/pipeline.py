@@ -16,7 +16,6 @@ from torch import Tensor
 
 from ..conditioning import Conditioning
 from ..samplers.common import Denoiser
-from ..schedules import Step
 from .base import Backend
 from .sd import as_dtype, as_prompts
 
@@ -46,13 +45,6 @@ def expand_to(t: Tensor, batch: int, name: str) -> Tensor:
     if t.shape[0] == 1:
         return t.expand(batch, *t.shape[1:])
     raise ValueError(f"{name} has {t.shape[0]} entries; give one, or one per image in the batch ({batch})")
-
-
-def expand_ctx(ctx: dict[str, Tensor | None] | None, batch: int) -> dict[str, Tensor | None] | None:
-    """expand_to on every tensor of a context dict (None kept)."""
-    if ctx is None:
-        return None
-    return {k: (expand_to(v, batch, k) if isinstance(v, Tensor) else v) for k, v in ctx.items()}
 
 
 class PipelineBackend(Backend):
@@ -105,22 +97,6 @@ class PipelineBackend(Backend):
         if p is not None and (p.device != self.device or p.dtype != dtype):
             module = module.to(device=self.device, dtype=dtype)
         return module.eval().requires_grad_(False)
-
-    # ---- protocol pieces shared by every backend (base.py after the redesign) ----
-    def steps(self, num_inference_steps: int) -> list[Step]:
-        """The schedule's steps for a chain of num_inference_steps (x_next = a x + b out(x, t))."""
-        return self.schedule.steps(num_inference_steps)
-
-    def check_latents(self, x: Any, name: str = "latents") -> Tensor:
-        """A finite float (B, *latent_shape) tensor, else a ValueError naming the expected shape."""
-        shape = ", ".join(map(str, self.latent_shape))
-        if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != tuple(self.latent_shape):
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{name} must have shape (B, {shape}) for {self.name} "
-                             f"(its unpacked latent layout), got {got}")
-        if not x.is_floating_point() or not torch.isfinite(x).all():
-            raise ValueError(f"{name} must be a finite floating-point tensor")
-        return x
 
     # ---- conditioning ----
     def conditioning(self, cond: Conditioning | None, options: Mapping[str, Any]) -> Conditioning:

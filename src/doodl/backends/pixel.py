@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..guidance.cfg import cfg
+from ..conditioning import Conditioning
+from ..guidance.cfg import batched_cfg
 from ..samplers.common import Denoiser
+from ..schedules import VPSchedule, v_to_eps
 from .base import Backend
 
 
@@ -18,16 +18,20 @@ class PixelBackend(Backend):
 
     Args:
         unet: a built diffusers UNet2DModel predicting eps (or v with prediction_type="v_prediction").
-        alphas_cumprod: its training schedule's alpha_bar.
+        schedule: its training schedule: a VPSchedule, or the alpha_bar tensor (DDIM "leading" spacing).
         pad: pixels of padding (value -1, i.e. black) on each side; decode crops them away.
         num_classes: for a class-conditional UNet, the number of real classes; label `num_classes` is the
             null label learned with label dropout (classifier-free guidance, Ho & Salimans 2022).
+        final_alpha_cumprod: alpha_bar after the last step when `schedule` is a tensor.
+
+    Conditioning: an unconditional model takes none; a class-conditional one takes class_label and
+    guidance_scale (CFG toward the label; no label is the null label, where a scale has nothing to guide).
     """
 
     def __init__(
         self,
         unet: torch.nn.Module,
-        alphas_cumprod: Tensor,
+        schedule: VPSchedule | Tensor,
         *,
         pad: int = 0,
         num_classes: int | None = None,
@@ -35,11 +39,13 @@ class PixelBackend(Backend):
         final_alpha_cumprod: float | None = 1.0,
     ) -> None:
         self.unet = unet.eval().requires_grad_(False)
-        self.alphas_cumprod = alphas_cumprod.to(torch.float64)
-        self.final_alpha_cumprod = final_alpha_cumprod
+        self.schedule = schedule if isinstance(schedule, VPSchedule) else VPSchedule(schedule, final_alpha_cumprod)
+        if prediction_type not in ("epsilon", "v_prediction"):
+            raise ValueError(f"prediction_type must be 'epsilon' or 'v_prediction', got {prediction_type!r}")
         self.pad = pad
         self.num_classes = num_classes
         self.prediction_type = prediction_type
+        self.accepts = frozenset() if num_classes is None else frozenset({"class_label", "guidance_scale"})
         c, s = unet.config.in_channels, unet.config.sample_size
         s = s if isinstance(s, int) else s[0]
         self.latent_shape = (c, s, s)
@@ -48,39 +54,35 @@ class PixelBackend(Backend):
         self.device, self.dtype = p.device, p.dtype
 
     def _eps(self, x: Tensor, t: int | Tensor, labels: Tensor | None) -> Tensor:
+        """One UNet call; v-prediction becomes eps here (doodl.schedules.v_to_eps, Salimans & Ho 2022)."""
         out = self.unet(x.to(self.dtype), t, class_labels=labels).sample.to(x.dtype)
         if self.prediction_type == "v_prediction":
-            from ..schedules import v_to_eps
-
-            out = v_to_eps(out, x, self.alphas_cumprod[int(t)])
+            out = v_to_eps(out, x, self.schedule.alphas_cumprod[int(t)])
         return out
 
-    def _labels(self, label: int | Tensor, batch: int) -> Tensor:
+    def _labels(self, label: int | Tensor) -> Tensor:
         labels = torch.as_tensor(label, device=self.device).long().reshape(-1)
-        if labels.numel() == 1:
-            labels = labels.expand(batch)
-        if labels.numel() != batch:
-            raise ValueError(f"class_label must be one label or one per image ({batch}), got {labels.numel()}")
         assert self.num_classes is not None
         if (labels < 0).any() or (labels > self.num_classes).any():
             raise ValueError(f"class_label must lie in [0, {self.num_classes - 1}] (or {self.num_classes} = null)")
         return labels
 
-    def denoiser(self, *, class_label: int | Tensor | None = None, guidance_scale: float = 1.0, **extra: Any) -> Denoiser:
+    def denoiser(self, cond: Conditioning | None = None) -> Denoiser:
         """eps = model(x, t); with class_label on a conditional UNet, classifier-free guidance at guidance_scale."""
-        if extra:
-            raise ValueError(f"PixelBackend takes class_label and guidance_scale, got unknown {sorted(extra)}")
+        cond = Conditioning() if cond is None else cond
+        cond.check(self.accepts, self.name + (" (unconditional)" if self.num_classes is None else ""))
         if self.num_classes is None:
-            if class_label is not None:
-                raise ValueError("class_label given but this model is unconditional (num_classes=None)")
             return lambda x, t: self._eps(x, t, None)
-        if class_label is None:  # the null label: the unconditional branch learned with label dropout
-            return lambda x, t: self._eps(x, t, self._labels(self.num_classes, x.shape[0]))
-        cond = lambda x, t: self._eps(x, t, self._labels(class_label, x.shape[0]))  # noqa: E731
-        if guidance_scale == 1.0:
-            return cond
-        uncond = lambda x, t: self._eps(x, t, self._labels(self.num_classes, x.shape[0]))  # noqa: E731
-        return cfg(cond, uncond, guidance_scale)
+        w = 1.0 if cond.guidance_scale is None else cond.guidance_scale
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or w != w:
+            raise ValueError(f"guidance_scale must be a number, got {cond.guidance_scale!r}")
+        null = self._labels(self.num_classes)
+        if cond.class_label is None:  # the null label: the unconditional branch learned with label dropout
+            if w != 1.0:
+                raise ValueError(f"guidance_scale={w:g} needs a class_label to guide toward ({self.name})")
+            return batched_cfg(self._eps, null, None, 1.0)
+        labels = self._labels(cond.class_label)
+        return batched_cfg(self._eps, labels, null, float(w), cond_name="class_label", uncond_name="null label")
 
     def decode(self, latents: Tensor) -> Tensor:
         """Crop the padding and map [-1, 1] to [0, 1] (differentiable; clamped like the samplers' outputs)."""

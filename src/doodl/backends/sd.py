@@ -16,9 +16,12 @@ only worth it on old GPUs. ``vae_slicing`` decodes one image at a time (cheap, h
 ``vae_tiling`` decodes in tiles (large images); ``gradient_checkpointing`` recomputes UNet blocks in the
 backward pass of each EDICT step; ``channels_last`` may speed convolutions on CUDA.
 
-SDXL is not supported: its UNet also takes pooled embeddings from a second text encoder and "added time
-ids" (original size, crop, target size), and its VAE must be upcast in float16; ``from_pipeline`` and
-``from_pretrained`` raise a ValueError saying so rather than running it wrongly.
+Schedule: a VPSchedule from the scheduler config (betas, set_alpha_to_one, steps_offset and timestep_spacing,
+all honoured as diffusers' DDIMScheduler honours them); ``backend.steps(n)`` gives the sampler's steps.
+
+SDXL is not handled by this class: its UNet also takes pooled embeddings from a second text encoder and
+"added time ids" (original size, crop, target size); ``from_pipeline`` and ``from_pretrained`` raise a
+ValueError saying so rather than running it wrongly.
 """
 
 from __future__ import annotations
@@ -29,16 +32,17 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
+from ..conditioning import Conditioning
+from ..guidance.cfg import batched_cfg
 from ..samplers.common import Denoiser
-from ..schedules import alphas_cumprod_from_betas, linear_betas, scaled_linear_betas, v_to_eps
+from ..schedules import VPSchedule, alphas_cumprod_from_betas, linear_betas, scaled_linear_betas, v_to_eps
 from .base import Backend
+from .files import SDXL_MESSAGE, load_sd_components
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
           "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float64": torch.float64}
-SDXL_MESSAGE = ("SDXL is not supported by StableDiffusionBackend: its UNet needs pooled embeddings from a second "
-                "text encoder and added time ids (original size, crop, target size); use an SD 1.x or 2.x model")
 EMBED_CACHE_SIZE = 32  # prompts whose embeddings are kept (a CLI batch reuses a handful)
 # Stable Diffusion 1.x/2.x scheduler_config.json values (v-prediction models add prediction_type="v_prediction")
 SD_SCHEDULER_CONFIG: dict[str, Any] = {
@@ -62,6 +66,9 @@ def as_dtype(dtype: torch.dtype | str | None, name: str = "dtype") -> torch.dtyp
     raise ValueError(f"{name} must be one of {sorted(DTYPES)} or a torch.dtype, got {dtype!r}")
 
 
+DEFAULT_GUIDANCE_SCALE = 7.5  # Stable Diffusion's and the DOODL code's CFG scale
+
+
 def sd_alphas_cumprod(config: Mapping[str, Any]) -> Tensor:
     """alpha_bar (float64) from a diffusers scheduler config: trained_betas, scaled_linear (SD) or linear."""
     n = int(config.get("num_train_timesteps", 1000))
@@ -79,6 +86,15 @@ def sd_alphas_cumprod(config: Mapping[str, Any]) -> Tensor:
     raise ValueError(f"scheduler beta_schedule must be 'scaled_linear' or 'linear', got {kind!r}")
 
 
+def sd_schedule(config: Mapping[str, Any]) -> VPSchedule:
+    """The VPSchedule of a DDIMScheduler config: alpha_bar, set_alpha_to_one, steps_offset, timestep_spacing."""
+    spacing = config.get("timestep_spacing", "leading")
+    if spacing not in ("leading", "trailing", "linspace"):
+        raise ValueError(f"scheduler timestep_spacing must be 'leading', 'trailing' or 'linspace', got {spacing!r}")
+    final = 1.0 if config.get("set_alpha_to_one", False) else None
+    return VPSchedule(sd_alphas_cumprod(config), final, int(config.get("steps_offset", 0)), spacing)
+
+
 def as_prompts(prompt: Any, name: str = "prompt") -> list[str]:
     """A non-empty list of strings from a string or a list/tuple of strings; ValueError naming `name` otherwise."""
     if isinstance(prompt, str):
@@ -90,17 +106,11 @@ def as_prompts(prompt: Any, name: str = "prompt") -> list[str]:
     raise ValueError(f"{name} must be a string or a list of strings, got {type(prompt).__name__}")
 
 
-def expand_batch(embeds: Tensor, batch: int, name: str) -> Tensor:
-    """Broadcast (1, L, D) embeddings to the batch; (B, L, D) must match it exactly."""
-    if embeds.shape[0] == batch:
-        return embeds
-    if embeds.shape[0] == 1:
-        return embeds.expand(batch, *embeds.shape[1:])
-    raise ValueError(f"{name} has {embeds.shape[0]} entries; give one, or one per image in the batch ({batch})")
-
-
 class StableDiffusionBackend(Backend):
     """SD 1.x / 2.x latents (4, H/8, W/8) with CLIP-text conditioning and classifier-free guidance.
+
+    Conditioning it takes (``accepts``): prompt, negative_prompt, guidance_scale, prompt_embeds,
+    negative_prompt_embeds.
 
     Args:
         unet: a built UNet2DConditionModel predicting eps or v.
@@ -108,7 +118,7 @@ class StableDiffusionBackend(Backend):
         text_encoder: a built CLIPTextModel (SD 1.x: CLIP ViT-L/14; SD 2.x: OpenCLIP ViT-H/14).
         tokenizer: its CLIPTokenizer (model_max_length 77).
         scheduler_config: the scheduler's config (beta schedule, prediction_type, steps_offset,
-            set_alpha_to_one); default: SD's own values with epsilon prediction.
+            set_alpha_to_one, timestep_spacing); default: SD's own values with epsilon prediction.
         height, width: image size in pixels; default unet.config.sample_size times the VAE's scale factor.
         dtype, device: move every component there (default: where the UNet already is).
         attention_slicing, vae_slicing, vae_tiling, gradient_checkpointing, channels_last: memory and speed
@@ -139,15 +149,12 @@ class StableDiffusionBackend(Backend):
         self.dtype = dtype if dtype is not None else p.dtype
         self.unet, self.vae, self.text_encoder = (self._place(m) for m in (unet, vae, text_encoder))
         self.tokenizer = tokenizer
+        self.accepts = frozenset({"prompt", "negative_prompt", "guidance_scale", "prompt_embeds", "negative_prompt_embeds"})
         config = dict(scheduler_config if scheduler_config is not None else SD_SCHEDULER_CONFIG)
-        self.alphas_cumprod = sd_alphas_cumprod(config)
-        self.final_alpha_cumprod = 1.0 if config.get("set_alpha_to_one", False) else None
-        self.steps_offset = int(config.get("steps_offset", 0))
+        self.schedule: VPSchedule = sd_schedule(config)
         self.prediction_type = config.get("prediction_type", "epsilon")
         if self.prediction_type not in ("epsilon", "v_prediction"):
             raise ValueError(f"prediction_type must be 'epsilon' or 'v_prediction', got {self.prediction_type!r}")
-        if config.get("timestep_spacing", "leading") != "leading":
-            log.warning("scheduler timestep_spacing=%r; doodl samples with 'leading' spacing", config["timestep_spacing"])
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.scaling_factor = float(vae.config.scaling_factor)
         self.shift_factor = float(getattr(vae.config, "shift_factor", None) or 0.0)
@@ -200,8 +207,6 @@ class StableDiffusionBackend(Backend):
         **options: Any,
     ) -> "StableDiffusionBackend":
         """Load from a hub id (needs network or the HF cache) or a save_pretrained folder; clear error if absent."""
-        from .loading import load_sd_components
-
         dtype = as_dtype(dtype)
         parts = load_sd_components(name_or_path, dtype=dtype, variant=variant, revision=revision)
         return cls(**parts, dtype=dtype, device=device, **options)
@@ -243,48 +248,38 @@ class StableDiffusionBackend(Backend):
         tt = t if isinstance(t, Tensor) else torch.full((), int(t), device=x.device, dtype=torch.long)
         out = self.unet(x.to(self.dtype), tt, encoder_hidden_states=context.to(self.dtype)).sample.to(x.dtype)
         if self.prediction_type == "v_prediction":
-            out = v_to_eps(out, x, self.alphas_cumprod[int(t)])
+            out = v_to_eps(out, x, self.schedule.alphas_cumprod[int(t)])
         return out
 
-    def denoiser(
-        self,
-        prompt: str | list[str] = "",
-        negative_prompt: str | list[str] | None = None,
-        guidance_scale: float = 7.5,
-        prompt_embeds: Tensor | None = None,
-        negative_prompt_embeds: Tensor | None = None,
-        **extra: Any,
-    ) -> Denoiser:
+    def denoiser(self, cond: Conditioning | None = None) -> Denoiser:
         """eps = model(x, t) for the prompt(s), with classifier-free guidance (Ho & Salimans 2022, eq. 6).
 
-        Both CFG branches run in one batched UNet call; guidance_scale 1 runs the conditional branch only
-        (7.5 is the SD and DOODL code's default). A prompt list has one entry, or one per image in x.
+        Both CFG branches run in one batched UNet call (batched_cfg); guidance_scale 1 runs the conditional
+        branch only (None: 7.5, the SD and DOODL code's default). No prompt is the empty prompt. A prompt list
+        has one entry, or one per image in x.
         """
-        if extra:
-            raise ValueError(f"StableDiffusionBackend.denoiser takes prompt, negative_prompt, guidance_scale, "
-                             f"prompt_embeds, negative_prompt_embeds; got unknown {sorted(extra)}")
-        w = guidance_scale
+        cond = Conditioning() if cond is None else cond
+        cond.check(self.accepts, self.name)
+        w = DEFAULT_GUIDANCE_SCALE if cond.guidance_scale is None else cond.guidance_scale
         if not isinstance(w, (int, float)) or isinstance(w, bool) or not torch.isfinite(torch.tensor(float(w))):
-            raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale!r}")
+            raise ValueError(f"guidance_scale must be a finite number, got {cond.guidance_scale!r}")
         w = float(w)
-        cond = self._check_embeds(prompt_embeds, "prompt_embeds") if prompt_embeds is not None else self.embed_prompt(prompt)
+        if cond.prompt_embeds is not None:
+            if cond.prompt is not None:
+                raise ValueError("give prompt or prompt_embeds, not both")
+            ctx = self._check_embeds(cond.prompt_embeds, "prompt_embeds")
+        else:
+            ctx = self.embed_prompt(cond.prompt if cond.prompt is not None else "")
         uncond = None
         if w != 1.0:
-            if negative_prompt_embeds is not None:
-                uncond = self._check_embeds(negative_prompt_embeds, "negative_prompt_embeds")
+            if cond.negative_prompt_embeds is not None:
+                if cond.negative_prompt is not None:
+                    raise ValueError("give negative_prompt or negative_prompt_embeds, not both")
+                uncond = self._check_embeds(cond.negative_prompt_embeds, "negative_prompt_embeds")
             else:
-                neg = as_prompts(negative_prompt if negative_prompt is not None else "", "negative_prompt")
-                uncond = self.embed_prompt(neg)
-
-        def model(x: Tensor, t: int | Tensor) -> Tensor:
-            c = expand_batch(cond, x.shape[0], "prompt").to(self.dtype)
-            if uncond is None:
-                return self._eps(x, t, c)
-            u = expand_batch(uncond, x.shape[0], "negative_prompt").to(self.dtype)
-            e_u, e_c = self._eps(torch.cat([x, x]), t, torch.cat([u, c])).chunk(2)
-            return torch.lerp(e_u, e_c, w)  # eps_u + w (eps_c - eps_u)
-
-        return model
+                neg = cond.negative_prompt if cond.negative_prompt is not None else ""
+                uncond = self.embed_prompt(as_prompts(neg, "negative_prompt"))
+        return batched_cfg(self._eps, ctx, uncond, w, cond_name="prompt", uncond_name="negative_prompt")
 
     def decode(self, latents: Tensor) -> Tensor:
         """Differentiable VAE decode of latents / scaling_factor to images in [0, 1] (clamped), float32."""

@@ -25,7 +25,7 @@ from ..conditioning import Conditioning
 from ..guidance.cfg import batched_cfg
 from ..samplers.common import Denoiser
 from ..schedules import VPSchedule
-from .pipeline import PipelineBackend, check_guidance_scale, check_size, expand_ctx, load_pipeline
+from .pipeline import PipelineBackend, check_guidance_scale, check_size, load_pipeline
 from .sd import sd_alphas_cumprod
 
 DEFAULT_GUIDANCE = 5.0  # StableDiffusionXLPipeline's default
@@ -142,8 +142,4 @@ class StableDiffusionXLBackend(PipelineBackend):
         w = check_guidance_scale(DEFAULT_GUIDANCE if cond.guidance_scale is None else cond.guidance_scale)
         c, u = self.encode_prompt(cond, cfg=w > 1)
 
-        def model(x: Tensor, t: int | float | Tensor) -> Tensor:
-            b = x.shape[0]
-            return batched_cfg(self.net, expand_ctx(c, b), expand_ctx(u, b), w if u is not None else 1.0)(x, t)
-
-        return model
+        return batched_cfg(self.net, c, u, w if u is not None else 1.0, cond_name="prompt", uncond_name="negative_prompt")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..cli.options import parse_seeds
+from ..specs import parse_seeds
 from .drawbench import drawbench_prompts
 from .executor import Executor
 

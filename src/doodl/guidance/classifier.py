@@ -7,18 +7,24 @@ A noise-aware classifier p(y | x_t, t) shifts the noise prediction against its l
 which is the score of p(x_t) p(y | x_t)^s (Dhariwal & Nichol eq. 11 and 12, with their scale s). guided-diffusion
 passes the gradient in as `cond_fn(x, t) -> grad`; `cond_fn_guidance` takes that form, `classifier_guidance`
 builds it from a classifier that returns logits.
+
+Both take the sampler's steps and write the shift as out - s * step.noise * grad for either family: for a
+velocity model (step.noise = sigma) that is the exact score-to-velocity conversion at the effective scale
+s (1 - sigma), finite at sigma = 1 (see guidance/one_step.py for the derivation).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..samplers.common import Denoiser
+from ..schedules.steps import Step
+from .lookup import step_lookup
 
 CondFn = Callable[[Tensor, "int | Tensor"], Tensor]
 Classifier = Callable[[Tensor, "int | Tensor"], Tensor]
@@ -31,21 +37,23 @@ def check_scale(scale: float, name: str = "scale") -> float:
     return float(scale)
 
 
-def cond_fn_guidance(model: Denoiser, cond_fn: CondFn, alphas_cumprod: Tensor, scale: float) -> Denoiser:
-    """eps' = eps - s sqrt(1 - a_t) cond_fn(x_t, t), cond_fn = grad log p(y | x_t, t) (guided-diffusion's contract)."""
+def cond_fn_guidance(model: Denoiser, cond_fn: CondFn, steps: Sequence[Step], scale: float) -> Denoiser:
+    """out' = out - s noise_t cond_fn(x_t, t), cond_fn = grad log p(y | x_t, t) (guided-diffusion's contract).
+
+    VP: eps - s sqrt(1 - a_t) grad; `steps` are the sampler's (backend.steps(n)), looked up by t.
+    """
     s = check_scale(scale)
-    if not isinstance(alphas_cumprod, Tensor) or alphas_cumprod.ndim != 1:
-        raise ValueError("alphas_cumprod must be a 1-D tensor indexed by timestep")
+    find = step_lookup(steps)
 
     def guided(x: Tensor, t: int | Tensor) -> Tensor:
         eps = model(x, t)
         if s == 0:  # exactly the unguided model: no classifier call at all
             return eps
-        a = alphas_cumprod[int(t)].to(x.device, x.dtype)
+        noise = find(t).noise
         grad = cond_fn(x, t)
         if grad.shape != x.shape:
             raise ValueError(f"cond_fn returned shape {tuple(grad.shape)} for input {tuple(x.shape)}")
-        return eps - s * (1 - a).sqrt() * grad.to(eps.dtype)
+        return eps - s * noise * grad.to(eps.dtype)
 
     return guided
 
@@ -79,18 +87,18 @@ def _targets(target: int | Tensor, batch: int, num_classes: int, device: torch.d
 
 
 def classifier_guidance(
-    model: Denoiser, classifier: Classifier, alphas_cumprod: Tensor, scale: float, target: int | Tensor
+    model: Denoiser, classifier: Classifier, steps: Sequence[Step], scale: float, target: int | Tensor
 ) -> Denoiser:
     """Classifier guidance at scale s toward class `target` (Dhariwal & Nichol 2021, Alg. 2 in eps form).
 
     Args:
         model: the unconditional eps = model(x, t).
         classifier: noise-aware logits = classifier(x_t, t), (B, ...) -> (B, C).
-        alphas_cumprod: alpha_bar indexed by timestep (the model's training schedule).
+        steps: the sampler's steps (backend.steps(n)); the model is only called at their t.
         scale: s >= 0; s = 0 returns the unconditional eps exactly, s = 1 the plain Bayes decomposition.
         target: one class for the whole batch or a (B,) tensor of classes.
     """
     check_scale(scale)
     if not callable(classifier):
         raise ValueError(f"classifier must be callable (x, t) -> logits, got {type(classifier).__name__}")
-    return cond_fn_guidance(model, log_prob_grad(classifier, target), alphas_cumprod, scale)
+    return cond_fn_guidance(model, log_prob_grad(classifier, target), steps, scale)

@@ -8,7 +8,6 @@ clip and step sizes are set for a 2-D latent (the paper's 1e-3 clip is tuned for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +18,9 @@ from ..optimizer.config import DoodlConfig
 from ..optimizer.loop import optimize
 from ..optimizer.result import DoodlResult
 from ..samplers.common import Denoiser
-from ..samplers.edict import edict_sample
+from ..conditioning import Conditioning
+from ..samplers.chain import edict_sample
+from ..schedules import VPSchedule
 from .nets import EpsModel
 from .sampling import Trajectories
 
@@ -29,16 +30,17 @@ class VectorBackend(Backend):
 
     def __init__(self, net: nn.Module, alphas_cumprod: Tensor, dim: int, num_train_timesteps: int = 1000) -> None:
         self.net = net.eval().requires_grad_(False)
-        self.alphas_cumprod = alphas_cumprod.to(torch.float64)
+        self.schedule = VPSchedule(alphas_cumprod)
+        self.accepts = frozenset({"class_label"})
         self.latent_shape = (dim,)  # type: ignore[assignment]
         self.image_shape = (dim,)  # type: ignore[assignment]
         self.T = num_train_timesteps
 
-    def denoiser(self, *, class_label: int | Tensor | None = None, **extra: Any) -> Denoiser:
+    def denoiser(self, cond: Conditioning | None = None) -> Denoiser:
         """eps = model(x, t); class_label only for a conditional net (None = unconditional / null label)."""
-        if extra:
-            raise ValueError(f"VectorBackend takes only class_label, got unknown {sorted(extra)}")
-        return EpsModel(self.net, self.T, class_label)
+        cond = Conditioning() if cond is None else cond
+        cond.check(self.accepts, self.name)
+        return EpsModel(self.net, self.T, cond.class_label)
 
     def decode(self, latents: Tensor) -> Tensor:
         """Identity: points are their own 'images'."""
@@ -77,8 +79,8 @@ def run_doodl_points(backend: VectorBackend, classifier: nn.Module, target: int,
     """Optimise x_T of each seed so the EDICT sample lands in `target`'s region of the clean classifier."""
     res = optimize(backend, classifier_loss(classifier, target), seed=seeds, num_inference_steps=num_steps,
                    opt_steps=opt_steps, config=config, progress=False)
-    ts = backend.timesteps(num_steps)
+    steps = backend.steps(num_steps)
     path = [res.latents.clone()]
-    edict_sample(backend.denoiser(), res.latents, res.latents.clone(), ts, backend.alphas_cumprod, config.mix, "none",
+    edict_sample(backend.denoiser(Conditioning()), res.latents, res.latents.clone(), steps, config.mix, "none",
                  leapfrog=config.leapfrog, callback=lambda d: path.append(d["x"].detach().clone()))
-    return DoodlPoints(res, Trajectories(torch.stack(path), ts), res.initial_images)
+    return DoodlPoints(res, Trajectories(torch.stack(path), [int(s.t) for s in steps]), res.initial_images)

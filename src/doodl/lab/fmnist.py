@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..backends.pixel import PixelBackend
+from ..conditioning import Conditioning
 from ..guidance.classifier import classifier_guidance
 from ..io.atomic import atomic_write_text, check_writable_dir
 from ..io.images import grid, save_png
@@ -114,13 +115,13 @@ def _sample(parts: FmnistParts, method: str, scale: float, clf: nn.Module, n: in
     seeds = [seed * 1_000_003 + i for i in range(labels.numel())]
     xT = initial_latents(be, seeds)
     lab = labels.to(be.device)
+    chain = be.steps(steps)
     if method == "cg":
-        model = classifier_guidance(be.denoiser(), clf, be.alphas_cumprod, scale, lab)
+        model = classifier_guidance(be.denoiser(Conditioning()), clf, chain, scale, lab)
     else:
-        model = be.denoiser(class_label=lab, guidance_scale=scale)
+        model = be.denoiser(Conditioning(class_label=lab, guidance_scale=scale))
     with torch.no_grad():
-        x0 = ddim_sample(model, xT, be.timesteps(steps), be.alphas_cumprod, final_alpha_cumprod=be.final_alpha_cumprod,
-                         model_dtype=be.dtype)
+        x0 = ddim_sample(model, xT, chain, model_dtype=be.dtype)
     return x0.clamp(-1, 1).cpu(), labels
 
 
@@ -138,7 +139,7 @@ def run_fmnist_lab(cfg: FmnistConfig, out: str | Path, progress: Callable[[str],
     torch.manual_seed(cfg.seed)
     say("training the noise-aware linear classifier (paper App. C.5)")
     clf = NoiseAwareClassifier(reals[0].numel(), parts.num_classes, "linear")
-    train_classifier(clf, reals, parts.real_labels, be.alphas_cumprod.float(), cfg.classifier)
+    train_classifier(clf, reals, parts.real_labels, be.schedule.alphas_cumprod.float(), cfg.classifier)
     clf = clf.to(be.device).eval().requires_grad_(False)
     table: dict = {}
     details: dict = {"config": asdict(cfg)}

@@ -18,7 +18,7 @@ from ..guidance.cfg import cfg
 from ..guidance.classifier import check_scale, classifier_guidance
 from ..samplers.common import Denoiser
 from ..samplers.ddim import ddim_sample
-from ..schedules import ddim_timesteps
+from ..schedules import VPSchedule
 from .nets import EpsModel
 
 Method = Literal["uncond", "cond", "cg", "cfg"]
@@ -32,12 +32,19 @@ class PointModels:
     uncond: nn.Module  # PointMLP, num_classes=None
     cond: nn.Module  # PointMLP with a null label (label dropout)
     classifier: Callable[[Tensor, int | Tensor], Tensor]  # noise-aware logits (B, C)
-    alphas_cumprod: Tensor
+    alphas_cumprod: Tensor  # the training schedule (the lab trains these nets itself)
     num_train_timesteps: int = 1000
 
+    @property
+    def schedule(self) -> VPSchedule:
+        """The nets' VPSchedule (DDIM leading spacing, chain ending on alpha_bar = 1)."""
+        return VPSchedule(self.alphas_cumprod)
 
-def guided_denoiser(models: PointModels, method: Method, label: int | Tensor | None, scale: float = 1.0) -> Denoiser:
-    """eps = model(x, t) for one method at one scale toward `label` (ignored by 'uncond')."""
+
+def guided_denoiser(models: PointModels, method: Method, label: int | Tensor | None, scale: float = 1.0,
+                    num_steps: int = 50) -> Denoiser:
+    """eps = model(x, t) for one method at one scale toward `label` (ignored by 'uncond'); 'cg' is built for the
+    num_steps chain of sample_paths."""
     T = models.num_train_timesteps
     if method == "uncond":
         return EpsModel(models.uncond, T)
@@ -47,7 +54,7 @@ def guided_denoiser(models: PointModels, method: Method, label: int | Tensor | N
         return EpsModel(models.cond, T, label)
     s = check_scale(scale)
     if method == "cg":
-        return classifier_guidance(EpsModel(models.uncond, T), models.classifier, models.alphas_cumprod, s, label)
+        return classifier_guidance(EpsModel(models.uncond, T), models.classifier, models.schedule.steps(num_steps), s, label)
     if method == "cfg":
         return cfg(EpsModel(models.cond, T, label), EpsModel(models.cond, T, None), s)
     raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -66,13 +73,13 @@ class Trajectories:
         return self.path[-1]
 
 
-def sample_paths(model: Denoiser, xT: Tensor, alphas_cumprod: Tensor, num_steps: int = 50) -> Trajectories:
-    """DDIM (eta = 0, Song et al. 2021) from xT, keeping every intermediate x."""
-    ts = ddim_timesteps(num_steps, alphas_cumprod.numel())
+def sample_paths(model: Denoiser, xT: Tensor, schedule: VPSchedule, num_steps: int = 50) -> Trajectories:
+    """DDIM (eta = 0, Song et al. 2021) from xT over schedule.steps(num_steps), keeping every intermediate x."""
+    steps = schedule.steps(num_steps)
     path = [xT.detach().clone()]
     with torch.no_grad():
-        ddim_sample(model, xT, ts, alphas_cumprod, callback=lambda d: path.append(d["x"].detach().clone()))
-    return Trajectories(torch.stack(path), ts)
+        ddim_sample(model, xT, steps, callback=lambda d: path.append(d["x"].detach().clone()))
+    return Trajectories(torch.stack(path), [int(s.t) for s in steps])
 
 
 def class_noise(n: int, dim: int, seed: int) -> Tensor:
@@ -86,7 +93,7 @@ def sample_classes(models: PointModels, method: Method, scale: float, n_per_clas
     paths, labels = [], []
     for c in range(num_classes):
         xT = class_noise(n_per_class, dim, seed * 1009 + c)
-        tr = sample_paths(guided_denoiser(models, method, c, scale), xT, models.alphas_cumprod, num_steps)
+        tr = sample_paths(guided_denoiser(models, method, c, scale, num_steps), xT, models.schedule, num_steps)
         paths.append(tr.path)
         labels.append(torch.full((n_per_class,), c, dtype=torch.long))
     return Trajectories(torch.cat(paths, dim=1), tr.timesteps), torch.cat(labels)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..backends.base import Backend
+from ..conditioning import Conditioning
 from ..guidance.one_step import one_step_guidance
 from ..samplers.ddim import ddim_sample
 from .result import SampleResult
@@ -36,20 +37,20 @@ def sample(
         method: "vanilla" (plain sampling) or "one_step" (loss gradient on the one-step x0 estimate).
         loss: the scorer, images in [0, 1] -> (B,); required for "one_step".
         scale: one-step guidance scale (DOODL §5.1: 30 for CLIP; §5.2: 5 for classifiers).
-        **conditioning: passed to backend.denoiser (prompt, class_label, guidance_scale, ...).
+        **conditioning: Conditioning fields for backend.denoiser (prompt, class_label, guidance_scale, ...).
     """
     seeds = as_seed_list(seed)
-    model = backend.denoiser(**conditioning)
+    model = backend.denoiser(Conditioning.from_kwargs(**conditioning))
+    steps = backend.steps(num_inference_steps)
     if method == "one_step":
         if loss is None:
             raise ValueError("method 'one_step' needs a loss (a scorer)")
-        model = one_step_guidance(model, loss, backend.decode, backend.alphas_cumprod, scale)
+        model = one_step_guidance(model, loss, backend.decode, steps, scale)
     elif method != "vanilla":
         raise ValueError(f"method must be 'vanilla' or 'one_step', got {method!r}")
     start = time.perf_counter()
     xT = initial_latents(backend, seeds, torch.float32)
     with torch.no_grad():
-        x0 = ddim_sample(model, xT, backend.timesteps(num_inference_steps), backend.alphas_cumprod,
-                         final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
+        x0 = ddim_sample(model, xT, steps, model_dtype=backend.dtype)
         images = backend.decode(x0)
     return SampleResult(images, xT, seeds, time.perf_counter() - start, method)

@@ -14,7 +14,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..backends.base import Backend
-from ..samplers.edict import edict_sample
+from ..conditioning import Conditioning
+from ..samplers.chain import edict_sample
+from ..schedules.steps import Step
 from .config import DoodlConfig
 from .result import DoodlResult, StepRecord
 from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
@@ -48,7 +50,7 @@ def optimize(
     opt_steps: int = 20,
     config: DoodlConfig | None = None,
     init: tuple[Tensor, Tensor] | None = None,
-    timesteps: Sequence[int] | None = None,
+    steps: Sequence[Step] | None = None,
     callback: StepCallback | None = None,
     progress: bool = True,
     **options,
@@ -63,10 +65,12 @@ def optimize(
         opt_steps: m, the number of updates (paper: 10 to 50).
         config: DoodlConfig; its fields may also be given as keyword options (lr=..., momentum=...).
         init: a latent pair (x_T, y_T) to start from instead of noise (real-image editing, doodl.invert_image).
-        timesteps: the chain's timesteps when starting part-way (editing with invert_to); default all T.
+        steps: the chain's steps when starting part-way (editing with invert_to: InvertedImage.steps);
+            default backend.steps(num_inference_steps).
         callback: called after each evaluation with {"step", "loss", "images", "latents"}.
         progress: show a progress bar.
-        **options: DoodlConfig fields, then conditioning for backend.denoiser (prompt, class_label, ...).
+        **options: DoodlConfig fields, then Conditioning fields for backend.denoiser (prompt, class_label, ...);
+            one the backend cannot use is a ValueError naming it.
     """
     opts_cfg, conditioning = DoodlConfig.split(options)
     cfg = config if config is not None else opts_cfg
@@ -75,9 +79,8 @@ def optimize(
     if not isinstance(opt_steps, int) or opt_steps < 0:
         raise ValueError(f"opt_steps must be a non-negative int, got {opt_steps!r}")
     seeds = as_seed_list(seed)
-    model = backend.denoiser(**conditioning)
-    ts = list(timesteps) if timesteps is not None else backend.timesteps(num_inference_steps)
-    ac = backend.alphas_cumprod
+    model = backend.denoiser(Conditioning.from_kwargs(**conditioning))
+    chain = list(steps) if steps is not None else backend.steps(num_inference_steps)
     dtype = cfg.coupling_dtype or (torch.float64 if backend.dtype == torch.float64 else torch.float32)
 
     if init is None:
@@ -106,8 +109,7 @@ def optimize(
         yl = xl if tie else y.detach().requires_grad_(needs_grad)
         with torch.set_grad_enabled(needs_grad):
             mode = cfg.grad_mode if needs_grad else "none"
-            x0, y0 = edict_sample(model, xl, yl, ts, ac, cfg.mix, mode, leapfrog=cfg.leapfrog,
-                                  final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
+            x0, y0 = edict_sample(model, xl, yl, chain, cfg.mix, mode, leapfrog=cfg.leapfrog, model_dtype=backend.dtype)
             img_x, img_y = backend.decode(x0), backend.decode(y0)
             per_image = 0.5 * (evaluate_loss(loss, img_x) + evaluate_loss(loss, img_y))  # Alg. 1: L = (c(x0) + c(y0)) / 2
         finite = per_image.detach().isfinite()

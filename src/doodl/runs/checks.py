@@ -5,17 +5,17 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ..specs import MAX_SEEDS
 from .defaults import DEFAULT_CLASSIFIER, ZOO_CLASSIFIERS
 
 if TYPE_CHECKING:
-    from ..cli.options import GuideSpec
+    from ..specs import GuideSpec
 
-MAX_SEEDS = 10_000  # the same bound as the CLI's --seed parser
 
 
 def parse_guide_entry(value: Any) -> "GuideSpec":
     """A GuideSpec from itself, a CLI string ('clip-text:0.5,prompt=x') or a dict {name, weight, options}."""
-    from ..cli.options import GuideSpec, parse_guide
+    from ..specs import GuideSpec, parse_guide
 
     if isinstance(value, GuideSpec):
         return value
@@ -35,7 +35,7 @@ def parse_guide_entry(value: Any) -> "GuideSpec":
 
 def parse_seed_list(value: Any) -> tuple[int, ...]:
     """A tuple of distinct seeds from an int, a list, or a range string like '0-3,7'."""
-    from ..cli.options import parse_seeds
+    from ..specs import parse_seeds
 
     if isinstance(value, str):
         return tuple(parse_seeds(value))

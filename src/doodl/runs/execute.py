@@ -14,10 +14,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..backends.base import Backend
+from ..conditioning import Conditioning
 from ..io import check_writable_dir, load_image
 from .models import ModelCache, resolve_device, resolve_dtype
 from .outputs import image_metadata, package_versions, write_loss_curve, write_run_json, write_seed_files
 from .record import RunRecord, SeedOutput, json_float
+from ..schedules.steps import Step
 from .spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -47,14 +49,34 @@ def check_inputs(spec: RunSpec) -> None:
 
 
 def conditioning(spec: RunSpec, backend: Backend, guidance_scale: float) -> dict[str, Any]:
-    """Keyword conditioning for backend.denoiser: prompt and CFG for Stable Diffusion, none for pixel (zoo) models."""
-    from ..backends.sd import StableDiffusionBackend
+    """Conditioning fields for backend.denoiser, chosen by what the backend accepts (never by its class).
 
-    if isinstance(backend, StableDiffusionBackend):
-        return {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt, "guidance_scale": guidance_scale}
-    if spec.prompt:
-        log.info("model %s takes no text prompt; the prompt is only recorded", spec.model)
-    return {}
+    prompt: text models get it; on a model without text it only steers the text guides, and a one-line notice
+    says so (the prompt is recorded either way). negative_prompt: an error on a model without text.
+    guidance_scale: text models get it (the task default unless given). A class-conditional model (the zoo's
+    fashion-cond) samples unconditionally unless --guidance-scale is given, which then guides toward --class
+    (required). An explicit --guidance-scale on a model without CFG is an error.
+    """
+    accepts = backend.accepts
+    explicit = spec.guidance_scale is not None
+    cond: dict[str, Any] = {}
+    if "prompt" in accepts:
+        cond["prompt"] = spec.prompt
+    elif spec.prompt:
+        log.warning("notice: model %s takes no text prompt; the prompt only steers the guides and is recorded", spec.model)
+    if spec.negative_prompt is not None:
+        if "negative_prompt" not in accepts:
+            raise ValueError(f"--negative-prompt: model {spec.model} ({backend.name}) takes no text prompt")
+        cond["negative_prompt"] = spec.negative_prompt
+    if "guidance_scale" in accepts and "prompt" in accepts:  # text CFG, the task default unless given
+        cond["guidance_scale"] = guidance_scale
+    elif explicit:  # class CFG only when asked for: without it the zoo model samples unconditionally, as before
+        if "class_label" not in accepts:
+            raise ValueError(f"--guidance-scale: model {spec.model} ({backend.name}) has no classifier-free guidance")
+        if spec.class_index is None:
+            raise ValueError(f"--guidance-scale: model {spec.model} ({backend.name}) needs --class (the label to guide toward)")
+        cond.update(class_label=spec.class_index, guidance_scale=guidance_scale)
+    return cond
 
 
 def _scorer_context(spec: RunSpec, backend: Backend, device: torch.device, dtype: torch.dtype, seed: int):
@@ -70,7 +92,7 @@ def _edit_image(spec: RunSpec, backend: Backend) -> Tensor:
 
 
 def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSpec, settings: dict[str, Any],
-               cond: dict[str, Any], init: tuple[Tensor, Tensor] | None, timesteps: list[int] | None,
+               cond: dict[str, Any], init: tuple[Tensor, Tensor] | None, steps: list[Step] | None,
                bar: tqdm) -> list[_SeedResult]:
     """DOODL (Algorithm 1) on one seed batch, keeping about max_iterates frames of the iterates."""
     from ..optimizer.loop import optimize
@@ -92,7 +114,7 @@ def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSp
     if init is not None:
         init = (init[0].expand(len(batch), *init[0].shape[1:]), init[1].expand(len(batch), *init[1].shape[1:]))
     result = optimize(backend, loss, seed=list(batch), num_inference_steps=spec.steps, opt_steps=m,
-                      config=spec.doodl_config(), init=init, timesteps=timesteps, callback=callback,
+                      config=spec.doodl_config(), init=init, steps=steps, callback=callback,
                       progress=False, **cond)
     if seen["step"] < m:  # stopped early (target_loss): keep the last iterate, finish the bar
         if not frames or frames[-1][0] != seen["step"]:
@@ -109,7 +131,7 @@ def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSp
 
 
 def _run_baseline(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSpec, settings: dict[str, Any],
-                  cond: dict[str, Any], start: Tensor | None, timesteps: list[int] | None, bar: tqdm) -> list[_SeedResult]:
+                  cond: dict[str, Any], start: Tensor | None, steps: list[Step] | None, bar: tqdm) -> list[_SeedResult]:
     """Vanilla sampling or one-step classifier guidance (§3.2.1); for edit, from the DDIM-inverted image."""
     from ..guidance.one_step import one_step_guidance
     from ..optimizer.baselines import sample
@@ -120,12 +142,12 @@ def _run_baseline(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: Ru
         images = sample(backend, seed=list(batch), num_inference_steps=spec.steps, method=spec.method,  # type: ignore[arg-type]
                         loss=loss, scale=scale, **cond).images
     else:
-        model = backend.denoiser(**cond)
+        assert steps is not None
+        model = backend.denoiser(Conditioning.from_kwargs(**cond))
         if spec.method == "one_step":
-            model = one_step_guidance(model, loss, backend.decode, backend.alphas_cumprod, scale)
+            model = one_step_guidance(model, loss, backend.decode, steps, scale)
         with torch.no_grad():
-            x0 = ddim_sample(model, start.expand(len(batch), *start.shape[1:]), timesteps, backend.alphas_cumprod,
-                             final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
+            x0 = ddim_sample(model, start.expand(len(batch), *start.shape[1:]), steps, model_dtype=backend.dtype)
             images = backend.decode(x0)
     with torch.no_grad():
         final = loss(images)
@@ -136,7 +158,7 @@ def _run_baseline(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: Ru
 
 def _edit_start(spec: RunSpec, backend: Backend, cond: dict[str, Any], invert_to: int):
     """Invert the image: exactly with EDICT for DOODL (§5.3), with DDIM for the baselines."""
-    from ..optimizer.editing import invert_image
+    from ..optimizer.editing import invert_image, tail_steps
     from ..samplers.ddim import ddim_invert
 
     image = _edit_image(spec, backend)
@@ -144,13 +166,12 @@ def _edit_start(spec: RunSpec, backend: Backend, cond: dict[str, Any], invert_to
         cfg = spec.doodl_config()
         inv = invert_image(backend, image, num_inference_steps=spec.steps, invert_to=invert_to, mix=cfg.mix,
                            leapfrog=cfg.leapfrog, **cond)
-        return (inv.x, inv.y), inv.timesteps
-    ts = backend.timesteps(spec.steps)[spec.steps - invert_to:]
+        return (inv.x, inv.y), inv.steps
+    steps = tail_steps(backend.steps(spec.steps), invert_to)
     with torch.no_grad():
         z0 = backend.encode(image).float()
-        x = ddim_invert(backend.denoiser(**cond), z0, ts, backend.alphas_cumprod,
-                        final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
-    return x, ts
+        x = ddim_invert(backend.denoiser(Conditioning.from_kwargs(**cond)), z0, steps, model_dtype=backend.dtype)
+    return x, steps
 
 
 def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models: ModelCache | None = None) -> RunRecord:
@@ -170,16 +191,16 @@ def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models
     guides = spec.resolved_guides()
     backend = cache.backend(spec, device, dtype)
     cond = conditioning(spec, backend, settings["guidance_scale"])
-    if not cond:
+    if "guidance_scale" not in cond:
         settings["guidance_scale"] = None
     settings.update(device=str(device), dtype=str(dtype).removeprefix("torch."),
                     guides=[{"name": g.name, "weight": g.weight, "options": dict(g.options)} for g in guides])
-    init, start, timesteps = None, None, None
+    init, start, steps = None, None, None
     if spec.task == "edit":
         if spec.method == "doodl":
-            init, timesteps = _edit_start(spec, backend, cond, settings["invert_to"])
+            init, steps = _edit_start(spec, backend, cond, settings["invert_to"])
         else:
-            start, timesteps = _edit_start(spec, backend, cond, settings["invert_to"])
+            start, steps = _edit_start(spec, backend, cond, settings["invert_to"])
     batches = [spec.seeds[i : i + spec.batch_size] for i in range(0, len(spec.seeds), spec.batch_size)]
     per_batch = settings["opt_steps"] + 1 if spec.method == "doodl" else 1
     record_fields = {"spec": spec.to_dict(), "settings": settings, "versions": package_versions()}
@@ -190,9 +211,9 @@ def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models
         for batch in batches:
             loss = cache.loss(guides, _scorer_context(spec, backend, device, dtype, batch[0]))
             if spec.method == "doodl":
-                done = _run_doodl(backend, loss, batch, spec, settings, cond, init, timesteps, bar)
+                done = _run_doodl(backend, loss, batch, spec, settings, cond, init, steps, bar)
             else:
-                done = _run_baseline(backend, loss, batch, spec, settings, cond, start, timesteps, bar)
+                done = _run_baseline(backend, loss, batch, spec, settings, cond, start, steps, bar)
             outputs += [_write_seed(out, r, record_fields) for r in done]  # finished seeds survive a later failure
             results += done
     seconds = time.perf_counter() - start_time

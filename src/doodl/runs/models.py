@@ -13,7 +13,7 @@ from .defaults import ZOO_CLASSIFIERS
 from .spec import RunSpec
 
 if TYPE_CHECKING:
-    from ..cli.options import GuideSpec
+    from ..specs import GuideSpec
     from ..scorers.base import Scorer
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from .defaults import (
 )
 
 if TYPE_CHECKING:
-    from ..cli.options import GuideSpec
+    from ..specs import GuideSpec
 
 _RESERVED_OPTIONS = ("lr", "grad_mode", "coupling_dtype")  # own fields, or not JSON-safe
 
@@ -193,7 +193,7 @@ class RunSpec:
         generate and edit use their default guide (clip-text toward the prompt; aesthetic toward --target) only
         when no --guide is given; personalize and classify-guide always include theirs (references, class).
         """
-        from ..cli.options import GuideSpec
+        from ..specs import GuideSpec
 
         own: GuideSpec | None = None
         if self.task == "generate" and not self.guides:

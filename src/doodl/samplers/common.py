@@ -1,4 +1,4 @@
-"""Shared pieces of the samplers: the denoiser protocol, DDIM coefficients and input checks."""
+"""Shared pieces of the samplers: the denoiser protocol, explicit VP step lists and input checks."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import torch
 from torch import Tensor
 
 from ..schedules.steps import Step
-from ..schedules.vp import ddim_coefficients
+from ..schedules.vp import VPSchedule, ddim_coefficients  # noqa: F401 (ddim_coefficients re-exported)
 
 
 class Denoiser(Protocol):
-    """The one protocol: eps = model(x, t), with t a Python int or a 0-dim integer tensor."""
+    """The one protocol: out = model(x, t), with t a step's `t` (VP: an int timestep; flow: sigma * N, a float).
 
-    def __call__(self, x: Tensor, t: int | Tensor) -> Tensor: ...
+    `out` is eps for variance-preserving models and the velocity for rectified flow (schedules/steps.py).
+    """
+
+    def __call__(self, x: Tensor, t: int | float | Tensor) -> Tensor: ...
 
 
 Callback = Callable[[dict], None]
@@ -52,16 +55,22 @@ def make_steps(
     None uses alphas_cumprod[0], as Stable Diffusion's scheduler config does (set_alpha_to_one=False).
     """
     ts = check_timesteps(timesteps, alphas_cumprod)
-    ac = alphas_cumprod.detach().to("cpu", torch.float64)
-    final = float(ac[0]) if final_alpha_cumprod is None else float(final_alpha_cumprod)
-    if not 0.0 < final <= 1.0:
-        raise ValueError(f"final_alpha_cumprod must lie in (0, 1], got {final}")
-    steps = []
-    for i, t in enumerate(ts):
-        alpha_prev = float(ac[ts[i + 1]]) if i + 1 < len(ts) else final
-        a, b = ddim_coefficients(float(ac[t]), alpha_prev)
-        steps.append(Step(index=i, t=t, a=a, b=b))
-    return steps
+    return VPSchedule(alphas_cumprod, final_alpha_cumprod).steps_for(ts)
+
+
+def check_steps(steps: Sequence[Step]) -> list[Step]:
+    """Validate a chain of Steps (noisiest first): a non-empty sequence of Step with finite a != 0 and finite b."""
+    if isinstance(steps, Tensor) or not isinstance(steps, Sequence) or isinstance(steps, (str, bytes)):
+        raise ValueError(f"steps must be a list of Step (backend.steps(n) or make_steps(...)), got {type(steps).__name__}")
+    out = list(steps)
+    if not out:
+        raise ValueError("steps must not be empty")
+    for s in out:
+        if not isinstance(s, Step):
+            raise ValueError(f"steps must be Step objects (backend.steps(n) or make_steps(...)), got {type(s).__name__}")
+        if not (math.isfinite(s.a) and math.isfinite(s.b)) or s.a == 0:
+            raise ValueError(f"step {s.index} (t={s.t}) has a={s.a}, b={s.b}: both must be finite and a nonzero")
+    return out
 
 
 def check_latent(name: str, x: Tensor) -> None:
@@ -89,10 +98,10 @@ def check_mix(mix: float) -> float:
     return float(mix)
 
 
-def call_model(model: Denoiser, x: Tensor, t: int, model_dtype: torch.dtype | None) -> Tensor:
-    """eps = model(x, t), run in model_dtype when given, returned in x's dtype (coupling arithmetic stays in x's)."""
+def call_model(model: Denoiser, x: Tensor, t: int | float, model_dtype: torch.dtype | None) -> Tensor:
+    """out = model(x, t), run in model_dtype when given, returned in x's dtype (coupling arithmetic stays in x's)."""
     inp = x if model_dtype is None else x.to(model_dtype)
     eps = model(inp, t)
     if eps.shape != x.shape:
-        raise ValueError(f"model returned shape {tuple(eps.shape)} for input {tuple(x.shape)}; eps must match x")
+        raise ValueError(f"model returned shape {tuple(eps.shape)} for input {tuple(x.shape)}; its output must match x")
     return eps.to(x.dtype)

@@ -1,4 +1,7 @@
-"""DDIM sampling and its (approximate) inversion (Song et al. 2021, eq. 12 with eta = 0)."""
+"""DDIM sampling and its (approximate) inversion (Song et al. 2021, eq. 12 with eta = 0).
+
+On rectified-flow steps the same update x_next = a x + b v is the Euler step of SD3 / Flux's sampler.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,17 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .common import Callback, Denoiser, Step, call_model, check_latent, make_steps
+from .common import Callback, Denoiser, Step, call_model, check_latent, check_steps
 
 
 def ddim_step(model: Denoiser, x: Tensor, step: Step, model_dtype: torch.dtype | None = None) -> Tensor:
-    """One deterministic DDIM step x_t -> x_prev = a x_t + b eps(x_t, t) (DDIM eq. 12, eta = 0)."""
+    """One deterministic step x_t -> x_prev = a x_t + b out(x_t, t) (DDIM eq. 12, eta = 0; Euler for a flow)."""
     eps = call_model(model, x, step.t, model_dtype)
     return step.a * x + step.b * eps
 
 
 def ddim_inverse_step(model: Denoiser, x_prev: Tensor, step: Step, model_dtype: torch.dtype | None = None) -> Tensor:
-    """Approximate inverse of ddim_step: eps is evaluated at x_prev instead of the unknown x_t (DDIM §4.3)."""
+    """Approximate inverse of ddim_step: out is evaluated at x_prev instead of the unknown x_t (DDIM §4.3)."""
     eps = call_model(model, x_prev, step.t, model_dtype)
     return (x_prev - step.b * eps) / step.a
 
@@ -25,17 +28,15 @@ def ddim_inverse_step(model: Denoiser, x_prev: Tensor, step: Step, model_dtype: 
 def ddim_sample(
     model: Denoiser,
     xT: Tensor,
-    timesteps: Sequence[int] | Tensor,
-    alphas_cumprod: Tensor,
+    steps: Sequence[Step],
     *,
-    final_alpha_cumprod: float | None = 1.0,
     model_dtype: torch.dtype | None = None,
     callback: Callback | None = None,
 ) -> Tensor:
-    """Run DDIM from xT over descending timesteps to x0."""
+    """Run DDIM (Euler on flow steps) from xT over the steps (backend.steps(n), noisiest first) to x0."""
     check_latent("xT", xT)
     x = xT
-    for step in make_steps(timesteps, alphas_cumprod, final_alpha_cumprod):
+    for step in check_steps(steps):
         x = ddim_step(model, x, step, model_dtype)
         if callback is not None:
             callback({"i": step.index, "t": step.t, "x": x})
@@ -45,15 +46,13 @@ def ddim_sample(
 def ddim_invert(
     model: Denoiser,
     x0: Tensor,
-    timesteps: Sequence[int] | Tensor,
-    alphas_cumprod: Tensor,
+    steps: Sequence[Step],
     *,
-    final_alpha_cumprod: float | None = 1.0,
     model_dtype: torch.dtype | None = None,
 ) -> Tensor:
-    """Approximately undo ddim_sample with the same arguments (not exact: that is what EDICT fixes)."""
+    """Approximately undo ddim_sample with the same steps (not exact: that is what EDICT fixes)."""
     check_latent("x0", x0)
     x = x0
-    for step in reversed(make_steps(timesteps, alphas_cumprod, final_alpha_cumprod)):
+    for step in reversed(check_steps(steps)):
         x = ddim_inverse_step(model, x, step, model_dtype)
     return x

@@ -1,4 +1,7 @@
-"""EDICT: exactly invertible coupled DDIM (Wallace et al. 2023; DOODL paper eq. 5 and 6).
+"""EDICT's steps: exactly invertible coupled DDIM (Wallace et al. 2023; DOODL paper eq. 5 and 6).
+
+The chain with its gradient modes (edict_sample, edict_invert) is in chain.py; the steps here know nothing of
+the schedule's family, so the same eq. 5 / 6 run on VP (DDIM) and rectified-flow (Euler) steps.
 
 Leapfrog: the EDICT authors' code and the diffusers community pipeline swap the roles of the two chains at
 every other step, so neither chain is always the one updated first. We follow them (``leapfrog=True`` is the
@@ -12,7 +15,7 @@ from typing import Literal, Sequence
 import torch
 from torch import Tensor
 
-from .common import Callback, Denoiser, Step, call_model, check_mix, check_pair, make_steps
+from .common import Callback, Denoiser, Step, call_model
 
 GradMode = Literal["reversible", "checkpoint", "naive", "none"]
 
@@ -81,79 +84,4 @@ def run_chain(
         x, y = forward_step(model, x, y, step, mix, leapfrog, model_dtype)
         if callback is not None:
             callback({"i": step.index, "t": step.t, "x": x, "y": y})
-    return x, y
-
-
-def edict_sample(
-    model: Denoiser,
-    xT: Tensor,
-    yT: Tensor,
-    timesteps: Sequence[int] | Tensor,
-    alphas_cumprod: Tensor,
-    mix: float = 0.93,
-    grad: GradMode = "reversible",
-    *,
-    leapfrog: bool = True,
-    final_alpha_cumprod: float | None = 1.0,
-    model_dtype: torch.dtype | None = None,
-    params: Sequence[Tensor] = (),
-    callback: Callback | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Sample (x0, y0) from (xT, yT) with EDICT; differentiable by the chosen gradient mode.
-
-    Args:
-        model: eps = model(x, t).
-        xT, yT: initial latent pair, same shape (B, C, H, W); their dtype is the coupling arithmetic's dtype.
-        timesteps: strictly descending ints (noisiest first), each a valid index of alphas_cumprod.
-        alphas_cumprod: 1-D tensor of alpha_bar indexed by t.
-        mix: EDICT's p in (0, 1]; 0.93 as in the EDICT and DOODL papers.
-        grad: "reversible" (memory constant in T: the backward pass rebuilds each step's input with eq. 6),
-            "checkpoint" (keeps each step's input), "naive" (plain autograd), "none" (no graph at all).
-        leapfrog: alternate which chain is updated first (see the module docstring).
-        final_alpha_cumprod: alpha_bar after the last step (1.0 = clean image; None = alphas_cumprod[0]).
-        model_dtype: dtype the network runs in when it differs from the latents' (e.g. float64 coupling,
-            float32 network).
-        params: tensors the model closes over that should receive gradients in "reversible" mode (e.g. prompt
-            embeddings). "checkpoint" and "naive" find them on their own through autograd.
-        callback: called after every step with {"i", "t", "x", "y"} ("naive" and "none" modes only).
-    """
-    check_pair(xT, yT, "xT", "yT")
-    mix = check_mix(mix)
-    steps = make_steps(timesteps, alphas_cumprod, final_alpha_cumprod)
-    if grad == "none":
-        with torch.no_grad():
-            return run_chain(model, xT, yT, steps, mix, leapfrog, model_dtype, callback)
-    if grad == "naive":
-        return run_chain(model, xT, yT, steps, mix, leapfrog, model_dtype, callback)
-    from .reversible import checkpointed_chain, reversible_chain
-
-    if grad == "checkpoint":
-        return checkpointed_chain(model, xT, yT, steps, mix, leapfrog, model_dtype)
-    if grad == "reversible":
-        return reversible_chain(model, xT, yT, steps, mix, leapfrog, model_dtype, tuple(params))
-    raise ValueError(f"grad must be one of 'reversible', 'checkpoint', 'naive', 'none', got {grad!r}")
-
-
-def edict_invert(
-    model: Denoiser,
-    x0: Tensor,
-    y0: Tensor,
-    timesteps: Sequence[int] | Tensor,
-    alphas_cumprod: Tensor,
-    mix: float = 0.93,
-    *,
-    leapfrog: bool = True,
-    final_alpha_cumprod: float | None = 1.0,
-    model_dtype: torch.dtype | None = None,
-    callback: Callback | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Exactly undo edict_sample called with the same arguments: (x0, y0) -> (xT, yT) by eq. 6."""
-    check_pair(x0, y0, "x0", "y0")
-    mix = check_mix(mix)
-    x, y = x0, y0
-    with torch.no_grad():
-        for step in reversed(make_steps(timesteps, alphas_cumprod, final_alpha_cumprod)):
-            x, y = inverse_step(model, x, y, step, mix, leapfrog, model_dtype)
-            if callback is not None:
-                callback({"i": step.index, "t": step.t, "x": x, "y": y})
     return x, y

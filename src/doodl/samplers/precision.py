@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
-from torch import Tensor
 
-from ..schedules import ddim_timesteps
-from .common import Denoiser
-from .edict import edict_invert, edict_sample
+from .chain import edict_invert, edict_sample
+from .common import Denoiser, Step, check_steps
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,7 @@ class RoundTrip:
 def roundtrip_error(
     model: Denoiser,
     shape: tuple[int, ...],
-    alphas_cumprod: Tensor,
-    num_steps: int = 50,
+    steps: Sequence[Step],
     *,
     dtype: torch.dtype = torch.float64,
     model_dtype: torch.dtype | None = None,
@@ -36,14 +34,17 @@ def roundtrip_error(
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> RoundTrip:
-    """Sample from seeded noise, invert, and report the error; coupling in `dtype`, network in `model_dtype`."""
+    """Sample from seeded noise over `steps` (backend.steps(n)), invert, and report the error.
+
+    Coupling arithmetic in `dtype`, network in `model_dtype`.
+    """
+    chain = check_steps(steps)
     g = torch.Generator(device="cpu").manual_seed(seed)
     xT = torch.randn(shape, generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
-    ts = ddim_timesteps(num_steps, alphas_cumprod.numel())
     kw = dict(mix=mix, leapfrog=leapfrog, model_dtype=model_dtype)
-    x0, y0 = edict_sample(model, xT, xT.clone(), ts, alphas_cumprod, grad="none", **kw)
-    xr, yr = edict_invert(model, x0, y0, ts, alphas_cumprod, **kw)
+    x0, y0 = edict_sample(model, xT, xT.clone(), chain, grad="none", **kw)
+    xr, yr = edict_invert(model, x0, y0, chain, **kw)
     err = torch.maximum((xr - xT).abs().max(), (yr - xT).abs().max()).item()
     rel = (torch.cat([xr - xT, yr - xT]).double().norm() / (2**0.5 * xT.double().norm())).item()
     md = model_dtype if model_dtype is not None else dtype
-    return RoundTrip(num_steps, str(dtype).removeprefix("torch."), str(md).removeprefix("torch."), err, rel)
+    return RoundTrip(len(chain), str(dtype).removeprefix("torch."), str(md).removeprefix("torch."), err, rel)
