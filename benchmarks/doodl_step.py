@@ -8,6 +8,11 @@ Theory for exact gradients: a step costs about 8T network evaluations, 4x EDICT 
     python benchmarks/doodl_step.py --quick --inprocess   # smoke run (the test suite)
     python benchmarks/doodl_step.py --sd15 --device cuda  # GPU: SD 1.5 UNet+VAE architecture at 512x512 (random
                                                           # weights), CFG, CLIP ViT-L/14-architecture scorer, 16 crops
+    python benchmarks/doodl_step.py --arch sdxl|sd3|flux --device cuda --dtype bfloat16 --inprocess --steps 10,25
+                                                          # GPU: the real SDXL / SD3 / Flux-dev architectures at
+                                                          # 1024x1024 (arch.py: random weights, precomputed random
+                                                          # prompt embeddings), small CNN loss
+    python benchmarks/doodl_step.py --arch flux --scale 0.1 --size 256 --dtype float32 --text-tokens 64  # CPU, reduced
 """
 
 from __future__ import annotations
@@ -59,6 +64,14 @@ def one(kind: str, T: int, cfg: dict) -> dict:
 
         backend, loss, cond = build_sd15(device, cfg.get("dtype", "float16"), crops=cfg.get("crops", 16),
                                          compile_unet=cfg.get("compile", False))
+    elif cfg.get("arch"):
+        from arch import build  # noqa: PLC0415
+
+        from doodl.backends.sd import as_dtype  # noqa: PLC0415
+
+        backend, cond = build(cfg["arch"], device, as_dtype(cfg["dtype"]), cfg["arch_size"], cfg["scale"],
+                              cfg.get("text_tokens"))
+        loss = small_cnn_loss(3)
     else:
         backend, loss, cond = build_cpu(cfg["size"], cfg["batch"], tuple(cfg["widths"]), device)
     batch = cfg["batch"]
@@ -134,7 +147,11 @@ def main() -> None:
     p.add_argument("--modes", default=",".join(MODES), help="gradient modes to measure")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--sd15", action="store_true", help="SD 1.5 architecture at 512x512 (GPU)")
-    p.add_argument("--dtype", default="float16", help="network dtype for --sd15 (float16, bfloat16, float32)")
+    p.add_argument("--dtype", default="float16", help="network dtype for --sd15/--arch (float16, bfloat16, float32)")
+    p.add_argument("--arch", choices=("sdxl", "sd3", "flux"), default=None, help="SDXL / SD3 / Flux-dev architecture")
+    p.add_argument("--scale", type=float, default=1.0, help="--arch depth and width factor (1: the real model)")
+    p.add_argument("--size", type=int, default=1024, help="--arch image size in pixels")
+    p.add_argument("--text-tokens", type=int, default=None, help="--arch text tokens (default: the model's)")
     p.add_argument("--crops", type=int, default=16, help="CLIP crops per image for --sd15")
     p.add_argument("--compile", action="store_true", help="torch.compile the UNet (--sd15)")
     p.add_argument("--opt-steps", type=int, default=3, help="DOODL steps per measurement (>= 2; the first is warm-up)")
@@ -148,8 +165,9 @@ def main() -> None:
         print(json.dumps(one(kind, int(T), json.loads(cfg))))
         return
     cfg = {"device": a.device, "sd15": a.sd15, "dtype": a.dtype, "crops": a.crops, "compile": a.compile,
+           "arch": a.arch, "scale": a.scale, "arch_size": a.size, "text_tokens": a.text_tokens,
            "opt_steps": max(2, a.opt_steps),
-           "size": 8 if a.quick else 32, "batch": 1 if (a.quick or a.sd15) else 4,
+           "size": 8 if a.quick else 32, "batch": 1 if (a.quick or a.sd15 or a.arch) else 4,
            "widths": [8, 16] if a.quick else [32, 64, 64]}
     if a.sync_check:
         print(json.dumps(sync_check(cfg)))
@@ -164,6 +182,8 @@ def main() -> None:
         rows.append({"T": T, **{f"{k}_{f}": v[f] for k, v in cells.items() for f in ("seconds", "peak_mb", "peak_total_gb")}})
         print(f"T={T}: " + ", ".join(f"{k} {v['seconds']}" for k, v in cells.items()), flush=True)
     what = "SD 1.5 arch 512x512, CFG, CLIP L/14 arch" if a.sd15 else f"pixel UNet {cfg['widths']} {cfg['batch']}x3x{cfg['size']}^2"
+    if a.arch:
+        what = f"{a.arch} arch x{a.scale} at {a.size}^2, {a.dtype}, text tokens {a.text_tokens or 'default'}, small CNN loss"
     print(f"# doodl_step on {machine()}: {what}")
     print(f"{'T':>3} {'ddim s':>8} {'edict s':>8} " + " ".join(f"{m[:5] + ' s/step':>12} {m[:5] + ' MB':>9}" for m in modes)
           + f" {'step/edict':>10} {'step/ddim':>9}")

@@ -13,7 +13,7 @@ from .optimizer import DoodlConfig, DoodlResult, InvertedImage, SampleResult, in
 from .schedules import FlowSchedule, Schedule, Step, VPSchedule, ddim_timesteps, make_alphas_cumprod
 from .conditioning import Conditioning
 from .backends import PixelBackend, StableDiffusionBackend, load_backend, register_backend
-from . import scorers
+from . import scorers, testing  # testing: tiny offline pipelines (save_tiny_pipeline)
 from .scorers import MultiCrop, build_scorer, scorer_from_guides, weighted_sum
 from .runs import ModelCache, RunRecord, RunSpec, execute
 

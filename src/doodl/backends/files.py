@@ -19,7 +19,8 @@ SD_SUBFOLDERS = {"unet": "config.json", "vae": "config.json", "text_encoder": "c
                  "tokenizer": None, "scheduler": "scheduler_config.json"}
 EXAMPLE_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SDXL_MESSAGE = ("SDXL is not supported by StableDiffusionBackend: its UNet needs pooled embeddings from a second "
-                "text encoder and added time ids (original size, crop, target size); use an SD 1.x or 2.x model")
+                "text encoder and added time ids (original size, crop, target size); load it with doodl.load_backend "
+                "(StableDiffusionXLBackend) instead")
 
 
 def weights_help() -> str:

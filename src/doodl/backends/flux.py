@@ -30,7 +30,7 @@ from .sd import as_dtype
 
 DEFAULT_GUIDANCE = 3.5  # FluxPipeline's default guidance_scale (dev's guidance embedding)
 MAX_SEQUENCE_LENGTH = 512  # T5 tokens, the pipeline's default
-DEFAULT_SAMPLE_SIZE = 128  # FluxPipeline's default_sample_size (times the VAE scale factor: 1024 px)
+DEFAULT_SAMPLE_SIZE = 128  # FluxPipeline's default_sample_size (times the VAE scale factor: 1024 px), if the VAE has none
 
 
 def pack(x: Tensor) -> Tensor:
@@ -58,7 +58,8 @@ class FluxBackend(PipelineBackend):
 
     Args:
         pipe: a built FluxPipeline (components shared).
-        height, width: image size, multiples of 2 x the VAE scale factor (default 1024 for the real VAE).
+        height, width: image size, multiples of 2 x the VAE scale factor; default the VAE's sample_size
+            (FLUX.1's: 1024, FluxPipeline's default; the tiny test VAE's: 32).
         max_sequence_length: T5 tokens (512, as the pipeline).
         dtype, device: where the components run (default: the transformer's).
         vae_slicing, vae_tiling, gradient_checkpointing: memory options (see PipelineBackend).
@@ -77,8 +78,9 @@ class FluxBackend(PipelineBackend):
         fields = {"prompt", "prompt_embeds", "pooled_prompt_embeds"}
         self.accepts = frozenset(fields | ({"guidance_scale", "guidance"} if self.guidance_embeds else set()))
         f = 2 ** (len(self.vae.config.block_out_channels) - 1)
-        self.height = check_size("height", DEFAULT_SAMPLE_SIZE * f if height is None else height, 2 * f)
-        self.width = check_size("width", DEFAULT_SAMPLE_SIZE * f if width is None else width, 2 * f)
+        default = int(getattr(self.vae.config, "sample_size", None) or DEFAULT_SAMPLE_SIZE * f)
+        self.height = check_size("height", default if height is None else height, 2 * f)
+        self.width = check_size("width", default if width is None else width, 2 * f)
         if not isinstance(max_sequence_length, int) or isinstance(max_sequence_length, bool) or max_sequence_length < 1:
             raise ValueError(f"max_sequence_length must be a positive int, got {max_sequence_length!r}")
         self.max_sequence_length = max_sequence_length

@@ -19,9 +19,9 @@ backward pass of each EDICT step; ``channels_last`` may speed convolutions on CU
 Schedule: a VPSchedule from the scheduler config (betas, set_alpha_to_one, steps_offset and timestep_spacing,
 all honoured as diffusers' DDIMScheduler honours them); ``backend.steps(n)`` gives the sampler's steps.
 
-SDXL is not handled by this class: its UNet also takes pooled embeddings from a second text encoder and
-"added time ids" (original size, crop, target size); ``from_pipeline`` and ``from_pretrained`` raise a
-ValueError saying so rather than running it wrongly.
+SDXL is not handled by this class (StableDiffusionXLBackend in sdxl.py is): its UNet also takes pooled
+embeddings from a second text encoder and "added time ids"; ``from_pipeline`` and ``from_pretrained`` raise
+a ValueError saying so rather than running it wrongly. ``doodl.load_backend`` picks the right class.
 """
 
 from __future__ import annotations
