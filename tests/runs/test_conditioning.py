@@ -57,6 +57,20 @@ def test_text_model_gets_prompt_and_cfg():
     assert cond == {"prompt": "a cat", "negative_prompt": "dog", "guidance_scale": 7.5}
 
 
+def test_flux_keeps_its_guidance_embedding_default_and_schnell_refuses_guidance():
+    from types import SimpleNamespace
+
+    dev = SimpleNamespace(accepts=frozenset({"prompt", "prompt_embeds", "pooled_prompt_embeds", "guidance_scale", "guidance"}),
+                          name="FluxBackend (dev)")
+    assert conditioning(RunSpec(model="flux", prompt="a cat"), dev, 7.5) == {"prompt": "a cat"}
+    assert conditioning(RunSpec(model="flux", prompt="a cat", guidance_scale=2.0), dev, 2.0)["guidance_scale"] == 2.0
+    schnell = SimpleNamespace(accepts=frozenset({"prompt", "prompt_embeds", "pooled_prompt_embeds"}), name="FluxBackend")
+    with pytest.raises(ValueError, match="--guidance-scale"):
+        conditioning(RunSpec(model="flux", prompt="a cat", guidance_scale=2.0), schnell, 2.0)
+    with pytest.raises(ValueError, match="--negative-prompt.*no negative prompt"):
+        conditioning(RunSpec(model="flux", prompt="a cat", negative_prompt="dog"), schnell, 7.5)
+
+
 @pytest.mark.parametrize("module", ["doodl.batch.jobs", "doodl.runs.execute", "doodl.runs.spec", "doodl"])
 def test_runs_and_batch_do_not_import_the_cli(module):
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.startswith('doodl.cli')))"

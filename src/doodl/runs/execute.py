@@ -53,7 +53,8 @@ def conditioning(spec: RunSpec, backend: Backend, guidance_scale: float) -> dict
 
     prompt: text models get it; on a model without text it only steers the text guides, and a one-line notice
     says so (the prompt is recorded either way). negative_prompt: an error on a model without text.
-    guidance_scale: text models get it (the task default unless given). A class-conditional model (the zoo's
+    guidance_scale: text models get it (the task default unless given; Flux-dev, whose guidance is a distilled
+    embedding, keeps its own default unless given). A class-conditional model (the zoo's
     fashion-cond) samples unconditionally unless --guidance-scale is given, which then guides toward --class
     (required). An explicit --guidance-scale on a model without CFG is an error.
     """
@@ -66,9 +67,12 @@ def conditioning(spec: RunSpec, backend: Backend, guidance_scale: float) -> dict
         log.warning("notice: model %s takes no text prompt; the prompt only steers the guides and is recorded", spec.model)
     if spec.negative_prompt is not None:
         if "negative_prompt" not in accepts:
-            raise ValueError(f"--negative-prompt: model {spec.model} ({backend.name}) takes no text prompt")
+            raise ValueError(f"--negative-prompt: model {spec.model} ({backend.name}) takes no negative prompt")
         cond["negative_prompt"] = spec.negative_prompt
-    if "guidance_scale" in accepts and "prompt" in accepts:  # text CFG, the task default unless given
+    if "guidance" in accepts and "guidance_scale" in accepts:  # Flux-dev: a distilled guidance embedding, not CFG;
+        if explicit:                                            # the model's own default (3.5) unless given
+            cond["guidance_scale"] = guidance_scale
+    elif "guidance_scale" in accepts and "prompt" in accepts:  # text CFG, the task default unless given
         cond["guidance_scale"] = guidance_scale
     elif explicit:  # class CFG only when asked for: without it the zoo model samples unconditionally, as before
         if "class_label" not in accepts:
