@@ -105,3 +105,20 @@ def build(arch: str, device: str, dtype: torch.dtype, size: int, scale: float = 
     pipe = diffusers.FluxPipeline(scheduler=sched, vae=vae, text_encoder=None, tokenizer=None, text_encoder_2=None,
                                   tokenizer_2=None, transformer=net)
     return FluxBackend(pipe, height=size, width=size, dtype=dtype, device=device), {**cond, "guidance_scale": 3.5}
+
+
+def saved_mb(model, xT, steps, mode: str) -> float:
+    """MB that autograd keeps for the backward pass of the EDICT chain in `mode` (saved-tensor hooks; exact)."""
+    from doodl.samplers import edict_sample
+
+    saved = 0
+
+    def pack(t):
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    x = xT.clone().requires_grad_(True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        edict_sample(model, x, x, steps, grad=mode)
+    return saved / 2**20

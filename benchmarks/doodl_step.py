@@ -108,6 +108,11 @@ def one(kind: str, T: int, cfg: dict) -> dict:
             return {"kind": kind, "T": T, "seconds": None, "peak_mb": None, "peak_total_gb": None, "oom": True}
         h = r.history  # history[i].seconds: time at evaluation i; consecutive gaps = one full step
         sec = (h[steps - 1].seconds - h[0].seconds) / (steps - 1)
+        if cfg.get("arch"):  # what the chain keeps for backward: exact, unlike in-process RSS
+            from arch import saved_mb  # noqa: PLC0415
+
+            saved = saved_mb(model, xT, ts, kind)
+            print(f"# {kind} T={T}: chain keeps {saved:.1f} MB for backward", flush=True)
     peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if device == "cuda" else maxrss_mb() - base_rss
     peak_total = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else maxrss_mb() / 1024
     return {"kind": kind, "T": T, "seconds": sec, "peak_mb": peak, "peak_total_gb": peak_total}
