@@ -9,26 +9,12 @@ import torch
 import doodl
 from doodl.guidance.one_step import one_step_guidance
 from doodl.schedules import FlowSchedule
+from doodl.testing.flow import ToyVelocity
 
 SCHEDULES = {
     "sd3-28": (FlowSchedule(shift=3.0), 28),
     "flux-schnell-4": (FlowSchedule(shift=1.0, base_sigmas="linspace"), 4),
 }
-
-
-class ToyVelocity:
-    """v = eps - x0 for data ~ N(0, s^2 I) exactly (x_t = (1 - sigma) x0 + sigma eps), plus a nonlinear channel mix."""
-
-    def __init__(self, channels: int = 4, s: float = 0.5, wiggle: float = 0.3, seed: int = 0):
-        g = torch.Generator().manual_seed(seed)
-        self.W = torch.randn(channels, channels, generator=g, dtype=torch.float64) / channels**0.5
-        self.s, self.wiggle = s, wiggle
-
-    def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
-        sigma = float(t) / 1000.0
-        s2 = self.s**2
-        linear = (sigma - (1 - sigma) * s2) / ((1 - sigma) ** 2 * s2 + sigma**2) * x
-        return linear + self.wiggle * torch.tanh(torch.einsum("bchw,cd->bdhw", x, self.W.to(x.dtype)))
 
 
 def noise(shape=(2, 4, 6, 6), seed=0):
