@@ -14,7 +14,9 @@ Solving for z_{k-1} gives the exact inverse, with one evaluation per step and a 
 rounding errors grow by up to 1 / (1 - gamma) per inverted step (measured in docs/exact_samplers.md).
 
 The state is the pair (z_{N-1}, z_N): bdia_invert takes it back to (z_0, z_1) exactly, and bdia_sample from
-that pair regenerates it. Gradients: plain autograd (grad="naive") or none; no constant-memory mode yet.
+that pair regenerates it. Gradients: "reversible" (memory constant in T: the backward pass rebuilds each
+state with the exact inverse, one evaluation and one VJP per step, half of EDICT's), "naive" (plain
+autograd) or "none". The reversible rebuild inherits the inverse's 1 / (1 - gamma) error growth: use gamma = 0.
 """
 
 from __future__ import annotations
@@ -54,12 +56,23 @@ def bdia_sample(
 ) -> tuple[Tensor, Tensor]:
     """Sample with BDIA from zT (and z_next = z_1, default: the DDIM step from zT); returns (z_{N-1}, z_N).
 
-    z_N is the sample; keep z_{N-1} to invert exactly. grad: "none" (no graph) or "naive" (plain autograd).
+    z_N is the sample; keep z_{N-1} to invert exactly. grad: "reversible", "naive" or "none" (module docstring);
+    "reversible" takes the default z_next (gradients reach zT through the first DDIM step).
     """
     check_latent("zT", zT)
     gamma, chain = check_gamma(gamma), check_steps(steps)
-    if grad not in ("none", "naive"):
-        raise ValueError(f"grad must be 'none' or 'naive' for BDIA, got {grad!r}")
+    if grad not in ("reversible", "none", "naive"):
+        raise ValueError(f"grad must be 'reversible', 'naive' or 'none' for BDIA, got {grad!r}")
+    if grad == "reversible":
+        if z_next is not None:
+            raise ValueError("grad='reversible' starts from zT alone (z_next must be None)")
+        return _ReversibleBdia.apply(zT, (model, chain, gamma, model_dtype))
+    return _run(model, zT, chain, gamma, z_next, grad, model_dtype)
+
+
+def _run(model: Denoiser, zT: Tensor, chain: list[Step], gamma: float, z_next: Tensor | None, grad: str,
+         model_dtype: torch.dtype | None) -> tuple[Tensor, Tensor]:
+    """The forward chain (grad as the caller's mode allows)."""
     with torch.set_grad_enabled(grad == "naive" and torch.is_grad_enabled()):
         first = chain[0]
         if z_next is None:
@@ -96,3 +109,40 @@ def bdia_invert(
             z_before = (z_after - gamma * z + (1 - gamma) * d_back - d_fwd) / (1 - gamma)
             z, z_after = z_before, z
     return z, z_after
+
+
+class _ReversibleBdia(torch.autograd.Function):
+    """Forward: the BDIA chain without a graph. Backward: rebuild each state by the inverse and pull back."""
+
+    @staticmethod
+    def forward(ctx, zT: Tensor, spec: tuple) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        model, chain, gamma, model_dtype = spec
+        z_prev, z = _run(model, zT, chain, gamma, None, "none", model_dtype)
+        ctx.spec = spec
+        ctx.save_for_backward(z_prev, z)
+        return z_prev, z
+
+    @staticmethod
+    def backward(ctx, g_prev: Tensor | None, g_cur: Tensor | None):  # type: ignore[override]
+        model, chain, gamma, model_dtype = ctx.spec
+        z, z_after = ctx.saved_tensors  # (z_k, z_{k+1}) with k = N - 1
+        g_k = torch.zeros_like(z) if g_prev is None else g_prev  # dL/dz_k
+        g_after = torch.zeros_like(z) if g_cur is None else g_cur  # dL/dz_{k+1}
+        for prev, step in reversed(list(zip(chain, chain[1:]))):
+            # z_{k+1} = (1 - gamma) z_{k-1} + gamma z_k + F(z_k), F = d_fwd - (1 - gamma) d_back: one evaluation
+            with torch.enable_grad():
+                z_ = z.detach().requires_grad_(True)
+                d_fwd, d_back = _estimates(model, z_, step, prev, model_dtype)
+                F = d_fwd - (1 - gamma) * d_back
+                (vjp,) = torch.autograd.grad(F, z_, g_after)
+            z_before = ((z_after - gamma * z - F.detach()) / (1 - gamma)).detach()
+            g_before = (1 - gamma) * g_after
+            g_k = g_k + gamma * g_after + vjp
+            z, z_after, g_k, g_after = z_before, z, g_before, g_k
+        # the first step z_1 = a zT + b out(zT): here z = zT, z_after = z_1, g_k = dL/dzT so far, g_after = dL/dz_1
+        first = chain[0]
+        with torch.enable_grad():
+            z_ = z.detach().requires_grad_(True)
+            z1 = first.a * z_ + first.b * call_model(model, z_, first.t, model_dtype)
+            (vjp,) = torch.autograd.grad(z1, z_, g_after)
+        return g_k + vjp, None
