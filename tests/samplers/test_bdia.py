@@ -118,3 +118,21 @@ def test_bdia_reversible_memory_flat_in_T():
 
     assert saved(28, "reversible") <= 1.10 * saved(4, "reversible") < saved(4, "naive")
     assert saved(28, "naive") > 4 * saved(4, "naive")
+
+
+def test_bdia_reversible_gradient_costs_half_of_edict(model64, sd_alphas):
+    import doodl
+
+    steps = make_steps(ddim_timesteps(6), sd_alphas)
+    x0 = torch.randn(1, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    counts = {}
+    for name in ("edict", "bdia"):
+        counted = Counting(model64)
+        x = x0.clone().requires_grad_(True)
+        if name == "edict":
+            a, b = doodl.edict_sample(counted, x, x, steps, grad="reversible")
+        else:
+            a, b = bdia_sample(counted, x, steps, 0.0, grad="reversible")
+        torch.autograd.grad(a.sum() + b.sum(), x)
+        counts[name] = counted.calls
+    assert counts == {"edict": 4 * 6, "bdia": 2 * 6}  # network evaluations, forward + backward: half
