@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..cli.options import parse_seeds
+from ..optimizer.seeds import check_seed_range
 from .drawbench import drawbench_prompts
 from .executor import Executor
 
@@ -62,6 +63,7 @@ def expand_seeds(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
         seeds = parse_seeds(value)
     elif isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
         seeds = list(dict.fromkeys(value))
+        check_seed_range(seeds, "seeds")
     else:
         seeds = []
     if not seeds:
