@@ -49,6 +49,14 @@ class SeedRange(click.ParamType):
             self.fail(str(e), param, ctx)
 
 
+class MethodChoice(click.Choice):
+    """click.Choice that also takes underscores for dashes (one_step as the API spells it, one-step as shown)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        """Map '_' to '-' and check against the choices."""
+        return super().convert(value.replace("_", "-") if isinstance(value, str) else value, param, ctx)
+
+
 @dataclass(frozen=True)
 class GuideSpec:
     """One `--guide` option: a scorer name, its weight and keyword options."""
