@@ -12,7 +12,9 @@ MAX_SEEDS = 10_000  # one run's limit: a typo like 0-99999 should fail fast, not
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7' -> [0, 1, 2, 3, 7]; ranges are inclusive, order kept, duplicates dropped."""
+    """'0-3,7' -> [0, 1, 2, 3, 7]; ranges are inclusive, order kept, duplicates dropped; seeds 0..2**32-1."""
+    from .optimizer.seeds import check_seed_range
+
     ranges: list[tuple[int, int]] = []
     try:
         for part in str(text).split(","):
@@ -26,6 +28,7 @@ def parse_seeds(text: str) -> list[int]:
             ranges.append((a, b))
     except ValueError:
         raise ValueError(f"--seed must look like '0', '0-3' or '0-3,7' with non-negative ascending ranges, got {text!r}") from None
+    check_seed_range([b for _, b in ranges], "--seed")
     total = sum(b - a + 1 for a, b in ranges)
     if total > MAX_SEEDS:
         raise ValueError(f"--seed selects {total} seeds; at most {MAX_SEEDS}")

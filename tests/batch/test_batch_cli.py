@@ -50,7 +50,7 @@ def test_skip_invalid_runs_the_others_and_writes_the_summary(tmp_path, capsys):
     (["JOBS", "--drawbench", "DALL-E"], "not both"),
     (["--drawbench", "DALL-E"], "--drawbench needs --model"),
     (["--drawbench", "Cats", "--model", "m"], "unknown category 'Cats'"),
-    (["--drawbench", "DALL-E", "--model", "m", "--methods", "doodl,magic"], "--methods"),
+    (["--drawbench", "DALL-E", "--model", "m", "--methods", "doodl,magic"], "--method"),
     (["--drawbench", "DALL-E", "--model", "m", "--set", "steps"], "--set must look like KEY=VALUE"),
     (["JOBS", "--model", "m"], "apply to --drawbench"),
     (["missing.jsonl"], "JOBS file not found"),
@@ -125,3 +125,19 @@ def test_zoo_class_target_jobs_get_target_accuracy_and_fmnist_fid(tmp_path, caps
     (group,) = json.loads((tmp_path / "out" / "summary.json").read_text())["groups"]
     assert 0 <= group["target_accuracy"] <= 1 and group["fmnist_fid"] >= 0
     assert group["target_accuracy"] in (0.0, 0.5, 1.0)  # two images
+
+
+def test_seed_and_method_spellings_match_the_task_commands(tmp_path, capsys):
+    """--seed 0-1 (as in `doodl generate`) and --method one-step both work; --seeds / --methods / one_step too."""
+    outs = []
+    for seed_opt, method_opt, methods in (("--seed", "--method", "one-step,vanilla"),
+                                          ("--seeds", "--methods", "one_step,vanilla")):
+        out = tmp_path / seed_opt.strip("-")
+        args = ["batch", "--drawbench", "rare words", seed_opt, "0-1", method_opt, methods, "--model", "m",
+                "--out", str(out), *FAKE]
+        assert main(args) == 0
+        assert capsys.readouterr().out.strip().splitlines()[-1] == "done 28, skipped 0, failed 0"
+        summary = json.loads((out / "summary.json").read_text())
+        outs.append(sorted(j["id"] for j in summary["jobs"]))
+        assert {g["method"] for g in summary["groups"]} == {"one_step", "vanilla"}
+    assert outs[0] == outs[1]  # the same jobs whichever spelling

@@ -109,7 +109,34 @@ def test_drawbench_expansion_is_prompts_x_seeds_x_methods():
     assert len(result.jobs) == (20 + 38) * 9 * 3 == len({j.id for j in result.jobs})
     assert {j.category for j in result.jobs} == {"DALL-E", "Reddit"}
     assert {j.spec["method"] for j in result.jobs} == {"doodl", "one_step", "vanilla"}
-    with pytest.raises(ValueError, match="--methods"):
+    with pytest.raises(ValueError, match="--method"):
         drawbench_jobs("DALL-E", [0], ["doodl", "dream"], {}, FakeExecutor())
     with pytest.raises(ValueError, match="must not set prompt"):
         drawbench_jobs("DALL-E", [0], ["doodl"], {"prompt": "x"}, FakeExecutor())
+
+
+def test_replacing_an_input_file_at_the_same_path_renames_the_job(tmp_path):
+    pytest.importorskip("doodl.runs")
+    import torch
+
+    from doodl.batch import RunExecutor
+    from doodl.io import save_png
+
+    photo = tmp_path / "photo.png"
+    save_png(photo, torch.zeros(3, 8, 8))
+    line = json.dumps({"task": "edit", "image": str(photo), "model": "fashion", "method": "vanilla"})
+    (first,) = parse_jobs([line], RunExecutor()).jobs
+    assert parse_jobs([line], RunExecutor()).jobs[0].id == first.id  # same content, same id
+    save_png(photo, torch.ones(3, 8, 8))  # another picture under the same name
+    (second,) = parse_jobs([line], RunExecutor()).jobs
+    assert second.id != first.id
+    assert second.spec == first.spec  # the spec itself still names the path; only the id sees the content
+
+
+def test_invalid_utf8_names_the_file_and_line(tmp_path):
+    path = tmp_path / "jobs.jsonl"
+    path.write_bytes(b'{"prompt": "a"}\n{"prompt": "caf\xe9"}\n')
+    with pytest.raises(ValueError, match=r"jobs.jsonl line 2: not UTF-8 text \(byte 0xe9 at column 16\)"):
+        read_jobs(path, FakeExecutor())
+    result = read_jobs(path, FakeExecutor(), skip_invalid=True)
+    assert len(result.jobs) == 1 and result.invalid[0].startswith("jobs.jsonl line 2: not UTF-8")

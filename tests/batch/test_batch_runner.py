@@ -112,6 +112,8 @@ def test_pending_after_a_run_with_another_world_size(tmp_path):
     # an earlier 3-rank run finished some jobs on each rank and failed one
     for r, j in enumerate(jobs[:4]):
         ManifestWriter(tmp_path, r % 3).append(ManifestRecord(j.id, "done" if r else "failed"))
+        job_dir(tmp_path, j.id).mkdir(parents=True)
+        (job_dir(tmp_path, j.id) / "job.json").write_text("{}")
     todo, skipped = pending(jobs, tmp_path)
     assert skipped == 3 and sorted(todo) == sorted([jobs[0].id] + [j.id for j in jobs[4:]])
     # now two ranks share what is left: together they cover it exactly once
@@ -121,8 +123,63 @@ def test_pending_after_a_run_with_another_world_size(tmp_path):
 def test_a_rank_with_another_job_list_is_refused(tmp_path):
     class Rank1(World):
         def broadcast(self, obj):
-            return (["ffffffffffffffff"], 0)
+            return (["ffffffffffffffff"], 0, 0.0)
 
     with pytest.raises(ValueError, match="different job list"):
         run_batch(make({"prompt": "a"}), tmp_path, FakeExecutor(), world=Rank1(rank=1, world_size=2), progress=False)
     assert not manifest_path(tmp_path, 1).exists()
+
+
+def test_a_done_job_whose_folder_was_deleted_runs_again(tmp_path):
+    from doodl.batch import summarize
+
+    a, b = make({"prompt": "a"}, {"prompt": "b"})
+    run_batch([a, b], tmp_path, FakeExecutor(), progress=False)
+    import shutil
+
+    shutil.rmtree(job_dir(tmp_path, a.id))
+    rows = {r.id: r for r in summarize([a, b], read_manifest(tmp_path), tmp_path).jobs}
+    assert rows[a.id].status == "pending" and rows[a.id].path is None and rows[b.id].status == "done"
+    assert pending([a, b], tmp_path) == ([a.id], 1)
+    again = run_batch([a, b], tmp_path, FakeExecutor(), progress=False)
+    assert (again.done, again.skipped, again.ran) == (1, 1, [a.id])
+    assert (job_dir(tmp_path, a.id) / "seed-0.png").is_file()
+
+
+class RunJsonExecutor(FakeExecutor):
+    """Writes a run.json naming its folder, as doodl.runs.execute does."""
+
+    def run(self, spec, out_dir):
+        output = super().run(spec, out_dir)
+        record = {"out_dir": str(out_dir), "seeds": [{"image": str(out_dir / "seed-0.png")}], "model": "m"}
+        (out_dir / "run.json").write_text(json.dumps(record))
+        return output
+
+
+def test_run_json_records_the_final_folder_not_the_temporary_one(tmp_path):
+    (a,) = make({"prompt": "a"})
+    run_batch([a], tmp_path, RunJsonExecutor(), progress=False)
+    record = json.loads((job_dir(tmp_path, a.id) / "run.json").read_text())
+    assert record == {"out_dir": str(job_dir(tmp_path, a.id)), "model": "m",
+                      "seeds": [{"image": str(job_dir(tmp_path, a.id) / "seed-0.png")}]}
+
+
+def test_a_job_claimed_by_a_live_worker_is_left_alone(tmp_path):
+    from doodl.batch import remove_leftovers, run_job
+    from doodl.batch.claims import try_claim
+
+    a, b = make({"prompt": "a"}, {"prompt": "b"})
+    theirs = tmp_path / "jobs" / f".tmp-{a.id}-r0-otherhost-1"
+    theirs.mkdir(parents=True)
+    (theirs / "job.json").write_text("{}")
+    claim = try_claim(tmp_path / "jobs", a.id)  # another worker's claim, as far as this code can tell
+    assert claim is not None and try_claim(tmp_path / "jobs", a.id) is None  # one holder at a time
+    with pytest.raises(ValueError, match="another worker"):
+        run_job(a, tmp_path, FakeExecutor(), ManifestWriter(tmp_path))
+    result = run_batch([a, b], tmp_path, FakeExecutor(), progress=False)
+    assert (result.done, result.elsewhere, result.ran) == (1, 1, [b.id])
+    assert result.line() == "done 1, skipped 0, failed 0, left to other workers 1"
+    assert (theirs / "job.json").is_file() and remove_leftovers(tmp_path) == 0  # its folder is kept
+    claim.release()
+    assert remove_leftovers(tmp_path) == 1 and not theirs.exists()  # the owner is gone: now it may go
+    assert run_batch([a, b], tmp_path, FakeExecutor(), progress=False).ran == [a.id]

@@ -64,6 +64,7 @@ def _zoo_job(tmp_path, category, method, target, brightness, seed):
     spec = {"model": "fashion", "class_index": target, "method": method, "seeds": [seed], "prompt": ""}
     job = Job(f"{category}{method}{seed}".ljust(16, "0")[:16], spec, category)
     save_png(job_dir(tmp_path, job.id) / f"seed-{seed}.png", torch.full((1, 28, 28), brightness))
+    (job_dir(tmp_path, job.id) / "job.json").write_text("{}")  # a committed job's folder
     return job
 
 
@@ -88,6 +89,8 @@ def test_zoo_target_accuracy_and_fmnist_fid_per_group(tmp_path):
 def test_markdown_and_files(tmp_path):
     jobs = parse_jobs([json.dumps({"prompt": "a|b", "category": "x|y"}), json.dumps({"prompt": "c"})], FakeExecutor()).jobs
     records = {jobs[0].id: ManifestRecord(jobs[0].id, "done", 2.0, {"loss": float("nan")})}
+    job_dir(tmp_path, jobs[0].id).mkdir(parents=True)
+    (job_dir(tmp_path, jobs[0].id) / "job.json").write_text("{}")
     s = summarize(jobs, records, tmp_path)
     assert s.totals() == {"jobs": 2, "done": 1, "failed": 0, "pending": 1}
     md = render_markdown(s)
@@ -96,4 +99,4 @@ def test_markdown_and_files(tmp_path):
     data = json.loads(js.read_text())
     assert data["jobs"][0]["loss"] is None and data["jobs"][0]["seconds"] == 2.0 and data["jobs"][1]["status"] == "pending"
     assert mdp.read_text() == md
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json", "summary.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs", "summary.json", "summary.md"]

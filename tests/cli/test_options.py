@@ -25,3 +25,21 @@ def test_parse_guide():
     for bad, match in [(":2", "scorer name"), ("x:abc", "weight must be a number"), ("x:-1", ">= 0"), ("x,foo", "key=value")]:
         with pytest.raises(ValueError, match=match):
             parse_guide(bad)
+
+
+def test_method_choice_takes_both_spellings_and_shows_the_dashed_one():
+    import click
+    from click.testing import CliRunner
+
+    from doodl.cli.options import MethodChoice
+
+    @click.command()
+    @click.option("--method", type=MethodChoice(["doodl", "one-step", "vanilla"]))
+    def cmd(method):
+        click.echo(method)
+
+    runner = CliRunner()
+    assert runner.invoke(cmd, ["--method", "one_step"]).output == "one-step\n"
+    assert runner.invoke(cmd, ["--method", "one-step"]).output == "one-step\n"
+    bad = runner.invoke(cmd, ["--method", "two_step"])
+    assert bad.exit_code == 2 and "one-step" in bad.output and "one_step" not in bad.output

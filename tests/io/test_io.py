@@ -58,3 +58,24 @@ def test_check_writable_dir(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="--out .* is not a writable folder"):
         check_writable_dir(tmp_path / "file" / "sub")
+
+
+def test_atomic_files_honour_the_umask_and_keep_an_existing_mode(tmp_path):
+    import os
+    import stat
+
+    from doodl.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        save_png(tmp_path / "b.png", torch.zeros(3, 2, 2))
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "c.txt", "x")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "a.txt") == 0o644 and mode(tmp_path / "b.png") == 0o644 and mode(tmp_path / "c.txt") == 0o600
+    os.chmod(tmp_path / "a.txt", 0o664)  # rewriting a file keeps its mode
+    atomic_write_text(tmp_path / "a.txt", "y")
+    assert mode(tmp_path / "a.txt") == 0o664 and (tmp_path / "a.txt").read_text() == "y"

@@ -158,3 +158,31 @@ def test_eval_ddpm_samples_writes_card(capsys, tiny_zoo, tmp_path, monkeypatch):
     assert code == 2 and "--samples" in err and "30" in err
     code, _, err = run(capsys, "zoo", "eval", "--model", "fashion-guide", "--write-card", "--weights-dir", folder)
     assert code == 2 and "--write-card" in err
+
+
+def test_sample_checks_its_out_path_before_sampling(capsys, tiny_zoo, tmp_path, monkeypatch):
+    from doodl.zoo import samples
+
+    monkeypatch.setattr(samples, "sample_grid", lambda *a, **k: pytest.fail("sampled before checking --out"))
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(capsys, "zoo", "sample", "fashion", "--seed", "0", "--steps", "1", "--out",
+                       tmp_path / "afile" / "z.png", "--weights-dir", tiny_zoo["dir"])
+    assert code == 2 and "--out" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_cards_and_train_do_not_write_into_the_package_by_default(capsys, tiny_zoo, tmp_path, monkeypatch):
+    from doodl.zoo.registry import ENV_VAR, PACKAGE_DIR
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    readme = PACKAGE_DIR / "README.md"
+    before = readme.read_bytes() if readme.exists() else None
+    code, _, err = run(capsys, "zoo", "cards")
+    assert code == 2 and "--out" in err and "--into-package" in err
+    code, _, err = run(capsys, "zoo", "train", "--model", "fashion-guide", "--steps", "1")
+    assert code == 2 and "--out-dir" in err and "--into-package" in err
+    assert (readme.read_bytes() if readme.exists() else None) == before
+    # an --out file or folder gets the README rendered from the package's cards
+    code, out, _ = run(capsys, "zoo", "cards", "--out", tmp_path / "zoo.md")
+    assert code == 0 and (tmp_path / "zoo.md").read_text().startswith("# doodl model zoo")
+    code, out, _ = run(capsys, "zoo", "cards", "--weights-dir", tiny_zoo["dir"], "--out", tmp_path / "d")
+    assert code == 0 and "| fashion-guide |" in (tmp_path / "d" / "README.md").read_text()

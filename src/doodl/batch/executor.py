@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import math
 from dataclasses import dataclass, field
@@ -11,6 +12,48 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 # fields that say where a job runs, not what it makes: left out of the job id, so moving a batch to other devices
 # (cuda:0 vs cuda) does not re-run it
 PLACEMENT_FIELDS = frozenset({"device"})
+INPUTS_KEY = "inputs"  # identity key holding {path: sha256} of the files a spec names
+_MAX_PATH_CHARS = 4096
+_digests: dict[tuple[str, int, int, int], str] = {}  # (path, inode, size, mtime_ns) -> sha256, per process
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, cached while its inode, size and mtime stay the same."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _digests[key] = h.hexdigest()
+    return _digests[key]
+
+
+def input_digests(spec: Mapping[str, Any]) -> dict[str, str]:
+    """{path: sha256} for every string in the spec (or ';'-separated part of one) that names an existing file:
+    the edit image, personalize references, guide options such as references=a.png;b.png, TorchScript files.
+    Folders (a diffusers model directory) are not hashed."""
+    found: dict[str, str] = {}
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            for part in v.split(";") if len(v) <= _MAX_PATH_CHARS and "\n" not in v else ():
+                part = part.strip()
+                try:
+                    if part and Path(part).is_file():
+                        found[part] = file_digest(Path(part))
+                except OSError:  # a name too long or unreadable: not an input we can hash
+                    continue
+        elif isinstance(v, Mapping):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk({k: v for k, v in spec.items() if k not in PLACEMENT_FIELDS})
+    return dict(sorted(found.items()))
 
 
 @dataclass
@@ -73,10 +116,13 @@ class RunExecutor:
 
     def identity(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """The spec without placement fields and without fields left at RunSpec's default, so a new RunSpec field
-        with a default, or a default written out in a JOBS line, does not change the job's id."""
+        with a default, or a default written out in a JOBS line, does not change the job's id; plus the content
+        hashes of the files it names, so a new picture under an old path is a new job."""
         defaults = self.defaults()
-        return {k: v for k, v in spec.items()
-                if k not in PLACEMENT_FIELDS and not (k in defaults and _jsonable(v) == defaults[k])}
+        out = {k: v for k, v in spec.items()
+               if k not in PLACEMENT_FIELDS and not (k in defaults and _jsonable(v) == defaults[k])}
+        digests = input_digests(spec)
+        return {**out, INPUTS_KEY: digests} if digests else out
 
     def run(self, spec: Mapping[str, Any], out_dir: Path) -> JobOutput:
         """execute(RunSpec) into out_dir; metrics: the final loss of the job's seed (when the run has one)."""

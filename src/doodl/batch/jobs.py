@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..optimizer.seeds import check_seed_range
 from ..specs import parse_seeds
 from .drawbench import drawbench_prompts
 from .executor import Executor
@@ -62,6 +63,7 @@ def expand_seeds(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
         seeds = parse_seeds(value)
     elif isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
         seeds = list(dict.fromkeys(value))
+        check_seed_range(seeds, "seeds")
     else:
         seeds = []
     if not seeds:
@@ -95,18 +97,30 @@ def _dedupe(jobs: Iterable[Job], result: JobList) -> None:
         result.jobs.append(j)
 
 
-def parse_jobs(lines: Iterable[str], executor: Executor, *, skip_invalid: bool = False, source: str = "JOBS") -> JobList:
-    """Jobs from JSONL text, one JSON object per line (blank lines skipped); errors name the 1-based line number.
+def _decode(line: str | bytes) -> str:
+    """A JOBS line as text; ValueError naming the first byte that is not UTF-8."""
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8 text (byte 0x{line[e.start]:02x} at column {e.start + 1})") from None
+
+
+def parse_jobs(lines: Iterable[str | bytes], executor: Executor, *, skip_invalid: bool = False,
+               source: str = "JOBS") -> JobList:
+    """Jobs from JSONL text (str lines, or bytes decoded as UTF-8), one JSON object per line (blank lines skipped);
+    errors name the 1-based line number.
 
     Without skip_invalid the first bad line raises ValueError (telling how many others are bad); with it, bad
     lines are listed in JobList.invalid and the rest are kept. Jobs with equal ids are kept once.
     """
     result, errors = JobList(), []
-    for number, text in enumerate(lines, start=1):
-        text = text.strip().lstrip("\ufeff")
-        if not text:
-            continue
+    for number, line in enumerate(lines, start=1):
         try:
+            text = _decode(line).strip().lstrip("\ufeff")
+            if not text:
+                continue
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as e:
@@ -133,19 +147,21 @@ def read_jobs(path: str | os.PathLike, executor: Executor, *, skip_invalid: bool
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"JOBS file not found: {str(p)!r}")
-    with open(p, encoding="utf-8") as f:
+    with open(p, "rb") as f:  # bytes: a line that is not UTF-8 is reported with its number, not as a traceback
         return parse_jobs(f, executor, skip_invalid=skip_invalid, source=p.name)
 
 
 def drawbench_jobs(selected: str | Sequence[str], seeds: Sequence[int], methods: Sequence[str], base: Mapping[str, Any],
                    executor: Executor) -> JobList:
     """One job per DrawBench prompt x seed x method (DOODL §5.1: DALL-E and Reddit, 9 seeds), over `base` options."""
-    methods = list(dict.fromkeys(m.strip() for m in methods if m.strip()))
+    # one-step (the task commands' spelling) and one_step (the API's) name the same method
+    methods = list(dict.fromkeys(m.strip().replace("-", "_") for m in methods if m.strip()))
     bad = [m for m in methods if m not in METHODS]
     if not methods or bad:
-        raise ValueError(f"--methods must list some of {', '.join(METHODS)}, got {','.join(methods) or 'nothing'}")
+        names = ", ".join(m.replace("_", "-") for m in METHODS)
+        raise ValueError(f"--method must list some of {names}, got {','.join(methods) or 'nothing'}")
     if not seeds:
-        raise ValueError("--seeds must select at least one seed")
+        raise ValueError("--seed must select at least one seed")
     if any(k in base for k in ("prompt", "method", "seed", "seeds", "category")):
         raise ValueError("base options must not set prompt, method, seeds or category (the DrawBench expansion does)")
     result = JobList()

@@ -3,10 +3,13 @@
 A job counts as done only once its 'done' line is on disk, after its output folder has been renamed into place.
 Readers merge every manifest.rank<k>.jsonl in the folder: a 'done' line is final, otherwise the newest line of a
 job wins. A process killed mid-write leaves at most a torn last line, which readers skip and writers close off.
+Separate processes with the same rank (two `doodl batch` runs on one folder) share a file: each append and the
+torn-line repair hold an flock on it, so lines never interleave.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
@@ -34,6 +37,7 @@ class ManifestRecord:
     error: str | None = None  # 'Type: message' for failed jobs
     rank: int = 0
     host: str = ""
+    pid: int = 0  # the writing process (several processes may share a rank's file)
     time: float = 0.0  # unix time the line was written (orders a job's lines across files)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +102,7 @@ class ManifestWriter:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return
         with open(self.path, "rb+") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when f closes
             f.seek(-1, os.SEEK_END)
             if f.read(1) != b"\n":
                 f.write(b"\n")
@@ -107,10 +112,12 @@ class ManifestWriter:
 
     def append(self, record: ManifestRecord) -> ManifestRecord:
         """Write one record as a line; returns it with rank, host and time filled in."""
-        rec = ManifestRecord(**{**asdict(record), "rank": self.rank, "host": self.host, "time": time.time()})
+        rec = ManifestRecord(**{**asdict(record), "rank": self.rank, "host": self.host, "pid": os.getpid(),
+                                "time": time.time()})
         line = (json.dumps(rec.to_dict(), ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view):]

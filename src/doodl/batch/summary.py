@@ -19,7 +19,7 @@ from ..io.atomic import atomic_write_text
 from ..io.images import load_image
 from .jobs import Job
 from .manifest import ManifestRecord
-from .runner import JOBS_DIR, job_dir
+from .runner import JOBS_DIR, is_done, job_dir
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,8 @@ def summarize(jobs: Sequence[Job], records: Mapping[str, ManifestRecord], out_di
     groups: dict[tuple[str, str], GroupRow] = {}
     for job in jobs:
         rec = records.get(job.id)
-        status = rec.status if rec else "pending"
+        status = "done" if is_done(out, job.id, records) else ("failed" if rec and rec.status == "failed" else "pending")
+        rec = rec if status != "pending" else None  # a done job whose folder was deleted: pending again
         method = str(job.spec.get("method", ""))
         prompt = job.spec.get("prompt")
         cls = job.spec.get("class_index")

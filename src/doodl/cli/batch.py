@@ -81,10 +81,11 @@ def _load_jobs(jobs_file: Path | None, drawbench: str | None, seeds: list[int], 
               help="Output folder: jobs/<id>/ per job, manifest.rank<k>.jsonl, summary.json, summary.md.")
 @click.option("--drawbench", default=None, metavar="CATEGORIES",
               help="DrawBench categories instead of a JOBS file, e.g. 'DALL-E,Reddit' (DOODL §5.1) or 'all'.")
-@click.option("--seeds", type=SeedRange(), default="0-8", show_default=True,
-              help="Seeds per DrawBench prompt and method (the paper uses 9).")
-@click.option("--methods", default="doodl,one_step,vanilla", show_default=True,
-              help="DrawBench methods: any of doodl, one_step, vanilla.")
+@click.option("--seed", "--seeds", "seeds", type=SeedRange(), default="0-8", show_default=True,
+              help="Seeds per DrawBench prompt and method, e.g. 0-8 (the paper uses 9); --seeds is an alias.")
+@click.option("--method", "--methods", "methods", default="doodl,one-step,vanilla", show_default=True,
+              help="DrawBench methods, comma-separated: any of doodl, one-step, vanilla (one_step also accepted); "
+                   "--methods is an alias.")
 @click.option("--model", default=None, help="DrawBench: the diffusion model (hub id, local folder or backend name).")
 @click.option("--guide", "guides", multiple=True, metavar="NAME[:W][,k=v]",
               help="DrawBench: a guide, repeatable [default: clip-text toward each prompt].")
@@ -102,7 +103,7 @@ def batch(jobs_file: Path | None, out_dir: Path, drawbench: str | None, seeds: l
     """Run many jobs, skipping finished ones; spread over processes with torchrun or accelerate launch.
 
     JOBS is a JSONL file, one run per line: the options of a single run (prompt or class_index, model, guides
-    with weights, method doodl / one_step / vanilla, seed or seeds, steps, ...) plus an optional category for the
+    with weights, method doodl / one-step / vanilla, seed or seeds, steps, ...) plus an optional category for the
     summary. A line with several seeds becomes one job per seed. Jobs are named by a hash of their content:
     running the same command again skips finished jobs, retries failed ones, and after an edit of JOBS runs only
     what changed. A failed job (bad prompt, non-finite loss, missing model) is recorded in the manifest with its
@@ -113,7 +114,7 @@ def batch(jobs_file: Path | None, out_dir: Path, drawbench: str | None, seeds: l
       doodl batch jobs.jsonl --out runs/b1
       torchrun --nproc_per_node 8 -m doodl.cli batch jobs.jsonl --out runs/b1
       accelerate launch -m doodl.cli batch jobs.jsonl --out runs/b1 --clip-model openai-vit-l-14
-      doodl batch --drawbench DALL-E,Reddit --seeds 0-8 --methods doodl,one_step,vanilla \\
+      doodl batch --drawbench DALL-E,Reddit --seed 0-8 --method doodl,one-step,vanilla \\
           --model runwayml/stable-diffusion-v1-5 --guide clip-text --set opt_steps=50 --out runs/drawbench
     \b
     A JOBS line:

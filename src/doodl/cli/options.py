@@ -20,3 +20,11 @@ class SeedRange(click.ParamType):
             return parse_seeds(value)
         except ValueError as e:
             self.fail(str(e), param, ctx)
+
+
+class MethodChoice(click.Choice):
+    """click.Choice that also takes underscores for dashes (one_step as the API spells it, one-step as shown)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        """Map '_' to '-' and check against the choices."""
+        return super().convert(value.replace("_", "-") if isinstance(value, str) else value, param, ctx)

@@ -14,7 +14,7 @@ import click
 from ..io import check_writable_dir
 from ..runs import RunRecord, RunSpec, execute
 from ..runs.defaults import DEFAULT_CLASSIFIER, DEFAULT_MODEL, DTYPES, GRAD_MODES
-from .options import SeedRange
+from .options import MethodChoice, SeedRange
 
 GUIDE_HELP = ("Scorer to optimise, NAME[:WEIGHT][,KEY=VALUE...]; repeat to combine (weighted sum). Names: clip-text, "
               "clip-image, aesthetic, classifier, brightness.")
@@ -47,7 +47,7 @@ def common_options(f: Callable) -> Callable:
                      help="Stable Diffusion hub id or save_pretrained folder (offline: a local folder), or a zoo "
                           "short name (fashion)."),
         click.option("--guide", "guides", multiple=True, metavar="SPEC", help=GUIDE_HELP),
-        click.option("--method", type=click.Choice(["doodl", "one-step", "vanilla"]), default="doodl",
+        click.option("--method", type=MethodChoice(["doodl", "one-step", "vanilla"]), default="doodl",
                      show_default=True, help="DOODL, or the baselines: one-step classifier guidance, plain sampling."),
         click.option("--seed", "seeds", type=SeedRange(), default="0", show_default=True,
                      help="Seeds such as 0-3 or 0,5,7; one output image per seed."),

@@ -64,7 +64,9 @@ def zoo() -> None:
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed [default: guide 0, eval 1, ddpm 0, cond-ddpm 2]; with --model all, added to each default.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where weights, cards and README go [default: the zoo folder].")
+              help="Where weights, cards and README go [default: $DOODL_ZOO_DIR].")
+@click.option("--into-package", is_flag=True,
+              help="With no --out-dir and no $DOODL_ZOO_DIR: replace the weights the installed package ships.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Per-model wall-clock budget; training stops early and still saves.")
 @click.option("--limit", "train_limit", type=click.IntRange(min=1), default=None, help="Use the first N training images.")
@@ -74,7 +76,7 @@ def zoo() -> None:
 @click.option("--sample-eval", type=click.IntRange(min=0), default=None,
               help="DDPMs: FMNIST-FID of N samples into the card (needs fashion-eval in --out-dir).")
 @click.option("--grid-seeds", type=click.IntRange(min=0), default=None, help="DDPMs: seeds per row of the sample grid.")
-def train(model_name: str, seed: int | None, out_dir: Path | None, **opts) -> None:
+def train(model_name: str, seed: int | None, out_dir: Path | None, into_package: bool, **opts) -> None:
     """Train zoo models; writes <name>.safetensors, <name>.json (model card) and README.md.
 
     \b
@@ -87,9 +89,10 @@ def train(model_name: str, seed: int | None, out_dir: Path | None, **opts) -> No
     from ..io.atomic import check_writable_dir
     from ..zoo import DDPM_NAMES, NAMES, default_config, train_classifier, train_ddpm
 
+    from ..zoo.cards import output_dir
+
     _setup_logging()
-    if out_dir is not None:
-        check_writable_dir(out_dir, "--out-dir")
+    out_dir = check_writable_dir(output_dir(out_dir, into_package), "--out-dir")
     command = _command_line(click.get_current_context())
     names = list(NAMES) if model_name == "all" else [model_name]
     for name in names:
@@ -144,7 +147,8 @@ def list_models(weights_dir: Path | None) -> None:
 
 @zoo.command("sample")
 @click.argument("model", type=click.Choice(sorted(BACKEND_NAMES)))
-@click.option("--seeds", type=SeedRange(), default="0-7", show_default=True, help="Seeds, e.g. 0-7 or 0,3,5.")
+@click.option("--seed", "--seeds", "seeds", type=SeedRange(), default="0-7", show_default=True,
+              help="Seeds, e.g. 0-7 or 0,3,5 (--seeds is an alias).")
 @click.option("--steps", type=click.IntRange(1, 1000), default=50, show_default=True, help="DDIM steps.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Grid PNG to write.")
 @click.option("--class", "class_name", default=None,
@@ -160,11 +164,12 @@ def sample_cmd(model: str, seeds: list[int], steps: int, out: Path, class_name: 
 
     \b
     Examples:
-      doodl zoo sample fashion --seeds 0-7 --steps 50 --out grid.png
+      doodl zoo sample fashion --seed 0-7 --steps 50 --out grid.png
       doodl zoo sample fashion-cond --out all-classes.png
       doodl zoo sample fashion-cond --class "ankle boot" --guidance-scale 3 --out boots.png
     """
     from ..data import CLASS_NAMES, class_index
+    from ..io.atomic import check_writable_dir
     from ..io.images import save_png
     from ..zoo import load_fashion_backend
     from ..zoo.samples import sample_grid
@@ -174,6 +179,7 @@ def sample_cmd(model: str, seeds: list[int], steps: int, out: Path, class_name: 
         raise UserError(f"--class and --guidance-scale need the conditional model (fashion-cond), not {model}")
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must end in .png, got {str(out)!r}")
+    check_writable_dir(out.parent, "--out")  # before any sampling: a bad path fails now, not after the work
     label = None if class_name is None else class_index(class_name)
     backend = load_fashion_backend(conditional, device, weights_dir=weights_dir)
     img = sample_grid(backend, steps=steps, class_label=label, guidance_scale=guidance_scale, seeds=seeds, scale=scale)
@@ -258,14 +264,23 @@ def _eval_ddpm(name: str, images, n: int, steps: int, write_card: bool, device: 
 
 @zoo.command("cards")
 @WEIGHTS_DIR
-def cards_cmd(weights_dir: Path | None) -> None:
-    """Regenerate the zoo folder's README.md from the model cards.
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="README to write: a .md file or a folder [default: the cards' folder, unless that is the package's].")
+@click.option("--into-package", is_flag=True, help="Rewrite the README the installed package ships.")
+def cards_cmd(weights_dir: Path | None, out: Path | None, into_package: bool) -> None:
+    """Render the zoo README from the model cards.
 
     \b
     Examples:
-      doodl zoo cards
+      doodl zoo cards --out zoo.md
       doodl zoo cards --weights-dir /tmp/zoo
+      doodl zoo cards --into-package
     """
     from ..zoo import write_readme
+    from ..zoo.cards import output_dir
 
-    click.echo(f"wrote {write_readme(weights_dir)}")
+    if out is None:  # into the cards' own folder: fine for --weights-dir / $DOODL_ZOO_DIR, the package only if asked
+        folder = output_dir(weights_dir, into_package, option="--out")
+        click.echo(f"wrote {write_readme(folder)}")
+        return
+    click.echo(f"wrote {write_readme(weights_dir, out)}")

@@ -44,6 +44,9 @@ def parse_seed_list(value: Any) -> tuple[int, ...]:
         raise ValueError(f"seeds must be a non-negative int, a non-empty list of them or a range like '0-3', got {value!r}")
     if len(items) > MAX_SEEDS:
         raise ValueError(f"seeds selects {len(items)} seeds; at most {MAX_SEEDS}")
+    from ..optimizer.seeds import check_seed_range
+
+    check_seed_range(items, "seeds")
     return tuple(dict.fromkeys(items))
 
 

@@ -64,7 +64,7 @@ def conditioning(spec: RunSpec, backend: Backend, guidance_scale: float) -> dict
     if "prompt" in accepts:
         cond["prompt"] = spec.prompt
     elif spec.prompt:
-        log.warning("notice: model %s takes no text prompt; the prompt only steers the guides and is recorded", spec.model)
+        log.warning("model %s takes no text prompt: the prompt only steers the guides (and is recorded)", spec.model)
     if spec.negative_prompt is not None:
         if "negative_prompt" not in accepts:
             raise ValueError(f"--negative-prompt: model {spec.model} ({backend.name}) takes no negative prompt")
@@ -78,7 +78,7 @@ def conditioning(spec: RunSpec, backend: Backend, guidance_scale: float) -> dict
         if "class_label" not in accepts:
             raise ValueError(f"--guidance-scale: model {spec.model} ({backend.name}) has no classifier-free guidance")
         if spec.class_index is None:
-            raise ValueError(f"--guidance-scale: model {spec.model} ({backend.name}) needs --class (the label to guide toward)")
+            raise ValueError(f"--guidance-scale: model {spec.model} ({backend.name}) needs --class, the label to guide toward (doodl classify-guide takes one)")
         cond.update(class_label=spec.class_index, guidance_scale=guidance_scale)
     return cond
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..io.atomic import atomic_write_text
 from .config import NAMES
-from .registry import card_path, zoo_dir
+from .registry import ENV_VAR, PACKAGE_DIR, card_path, zoo_dir
 
 # The recipe for one H100 (data via $DOODL_FASHION_MNIST; `python -m` works from a PYTHONPATH=src checkout).
 # --max-minutes caps each model's training loop (a run still saves when it bites); test accuracy, the sample grid
@@ -18,12 +18,12 @@ from .registry import card_path, zoo_dir
 GPU_COMMANDS = """\
 export PYTHONPATH=src DOODL_FASHION_MNIST=/path/to/fashion-mnist
 # all four in one process (classifiers first; each model capped at 2.2 minutes of training):
-python -m doodl.cli zoo train --model all --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000
+python -m doodl.cli zoo train --into-package --model all --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000
 # or one by one:
-python -m doodl.cli zoo train --model fashion-guide --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 1
-python -m doodl.cli zoo train --model fashion-eval --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 1
-python -m doodl.cli zoo train --model fashion-ddpm --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000
-python -m doodl.cli zoo train --model fashion-cond-ddpm --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000"""
+python -m doodl.cli zoo train --into-package --model fashion-guide --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 1
+python -m doodl.cli zoo train --into-package --model fashion-eval --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 1
+python -m doodl.cli zoo train --into-package --model fashion-ddpm --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000
+python -m doodl.cli zoo train --into-package --model fashion-cond-ddpm --device cuda --amp --steps 3000 --batch-size 256 --max-minutes 2.2 --sample-eval 1000"""
 
 CPU_SMOKE_COMMAND = "doodl zoo train --model all --steps 20 --batch-size 16 --limit 256 --grid-seeds 1 --out-dir /tmp/zoo-smoke"
 
@@ -64,6 +64,19 @@ class ModelCard:
         """Build from a dict, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def output_dir(out_dir: str | os.PathLike | None, into_package: bool = False, *, option: str = "--out-dir") -> Path:
+    """Where trainers and `zoo cards` write: out_dir, else $DOODL_ZOO_DIR; the installed package's own zoo folder
+    only when into_package is set (a plain run must never rewrite what the package ships). ValueError otherwise."""
+    if out_dir is not None:
+        return Path(out_dir)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    if into_package:
+        return PACKAGE_DIR
+    raise ValueError(f"give {option} DIR (or set ${ENV_VAR}); the default zoo folder is inside the installed package "
+                     f"({PACKAGE_DIR}), rewritten only with --into-package")
 
 
 def write_card(card: ModelCard, folder: str | os.PathLike) -> Path:
@@ -127,8 +140,11 @@ def render_readme(folder: str | os.PathLike | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_readme(folder: str | os.PathLike | None = None) -> Path:
-    """Render the zoo README into <folder>/README.md atomically."""
-    path = zoo_dir(folder) / "README.md"
+def write_readme(folder: str | os.PathLike | None = None, out: str | os.PathLike | None = None) -> Path:
+    """Render the README of <folder>'s cards atomically into `out` (a .md file, or a folder for its README.md),
+    by default <folder>/README.md."""
+    path = zoo_dir(folder) / "README.md" if out is None else Path(out)
+    if out is not None and path.suffix.lower() != ".md":
+        path = path / "README.md"
     atomic_write_text(path, render_readme(folder))
     return path

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..schedules import make_alphas_cumprod
-from .cards import ModelCard, read_card, write_card, write_readme
+from .cards import ModelCard, output_dir, read_card, write_card, write_readme
 from .config import ClassifierConfig, DDPMConfig, TrainResult
 from .fid import classifier_accuracy
 from .loop import Data, LoopResult, batch_indices, ema_update, held_out_data, random_hflip, random_shift, \
@@ -48,7 +48,7 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
     Args:
         cfg: the training config (cfg.conditional: class labels with label dropout to the null label 10).
         data: (uint8 images (N, 28, 28), labels (N,)); None loads Fashion-MNIST's train split.
-        out_dir: where <name>.safetensors / .json / .png go (default: the zoo folder, see registry.weights_dir).
+        out_dir: where <name>.safetensors / .json / .png go (default: $DOODL_ZOO_DIR; see cards.output_dir).
         command: recorded in the model card.
     """
     cfg.validate()
@@ -87,7 +87,7 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
         return loss.detach()
 
     run = run_steps(cfg, step, opt)
-    out = zoo_dir(out_dir)
+    out = output_dir(out_dir)
     extra = {"ema_decay": cfg.ema_decay, "schedule": f"{cfg.schedule} betas 1e-4..0.02, T={cfg.num_train_timesteps}",
              "prediction": "epsilon", "pad": f"28 -> {28 + 2 * cfg.pad} with -1"}
     if cfg.conditional:
@@ -150,7 +150,7 @@ def train_classifier(cfg: ClassifierConfig, data: Data | None = None, test_data:
         cfg: the training config (cfg.arch: "guidance" -> GuidanceCNN, "eval" -> EvalCNN).
         data: (uint8 images (N, 28, 28), labels (N,)); None loads Fashion-MNIST's train split.
         test_data: held-out data for the card's accuracy; None uses the test split when `data` is None.
-        out_dir: where <name>.safetensors / .json go (default: the zoo folder).
+        out_dir: where <name>.safetensors / .json go (default: $DOODL_ZOO_DIR; see cards.output_dir).
         command: recorded in the model card.
     """
     cfg.validate()
@@ -185,7 +185,7 @@ def train_classifier(cfg: ClassifierConfig, data: Data | None = None, test_data:
     if held_out is not None:
         acc = classifier_accuracy(model, held_out[0].to(dev), held_out[1])
         logger.info("%s: test accuracy %.4f on %d images", cfg.name, acc, held_out[0].shape[0])
-    out = zoo_dir(out_dir)
+    out = output_dir(out_dir)
     path = save_weights(weights_path(cfg.name, out), model, arch, arch_cfg, getattr(torch, cfg.save_dtype))
     extra = {"augmentation": f"random shifts up to {cfg.max_shift} px" + (", horizontal flips" if cfg.hflip else ""),
              "trained_on": "clean images only"}
