@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ..samplers.common import Denoiser
+from ..scorers.base import check_grad_path
 
 
 def one_step_guidance(
@@ -32,7 +33,8 @@ def one_step_guidance(
             x_ = x.detach().requires_grad_(True)
             eps = model(x_, t)
             x0_hat = (x_ - (1 - a).sqrt() * eps) / a.sqrt()  # eq. 3 solved for x0
-            value = loss(decode(x0_hat))
+            images = decode(x0_hat)
+            value = check_grad_path(loss(images), images, "the one-step guidance loss")
             (grad,) = torch.autograd.grad(value.sum(), x_)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
         return eps.detach() + scale * (1 - a).sqrt() * grad
