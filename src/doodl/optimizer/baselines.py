@@ -25,6 +25,7 @@ def sample(
     method: Method = "vanilla",
     loss: Callable[[Tensor], Tensor] | None = None,
     scale: float = 5.0,
+    callback: Callable[[dict], None] | None = None,
     **conditioning,
 ) -> SampleResult:
     """Sample with DDIM from the same seeded x_T as doodl.optimize; method="one_step" guides with `loss`.
@@ -36,6 +37,7 @@ def sample(
         method: "vanilla" (plain sampling) or "one_step" (loss gradient on the one-step x0 estimate).
         loss: the scorer, images in [0, 1] -> (B,); required for "one_step".
         scale: one-step guidance scale (DOODL §5.1: 30 for CLIP; §5.2: 5 for classifiers).
+        callback: called after each DDIM step with {"i", "t", "x"} (e.g. to advance a progress bar).
         **conditioning: passed to backend.denoiser (prompt, class_label, guidance_scale, ...).
     """
     seeds = as_seed_list(seed)
@@ -50,6 +52,6 @@ def sample(
     xT = initial_latents(backend, seeds, torch.float32)
     with torch.no_grad():
         x0 = ddim_sample(model, xT, backend.timesteps(num_inference_steps), backend.alphas_cumprod,
-                         final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
+                         final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype, callback=callback)
         images = backend.decode(x0)
     return SampleResult(images, xT, seeds, time.perf_counter() - start, method)

@@ -21,12 +21,9 @@ log = logging.getLogger(__name__)
 
 def resolve_device(device: str) -> torch.device:
     """'auto' -> cuda when available, else cpu; anything else as given (a missing CUDA is a clear error)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return dev
+    from ..devices import as_device
+
+    return as_device(device, "--device", allow_auto=True)
 
 
 def resolve_dtype(name: str) -> torch.dtype:
