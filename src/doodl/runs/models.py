@@ -42,6 +42,12 @@ def is_short_name(model: str) -> bool:
     return model.strip() in known_backends()
 
 
+def guide_label(g: "GuideSpec") -> str:
+    """How errors name a guide: 'classifier (mypkg:build)', 'clip-text (vit-g-14)', 'brightness'."""
+    what = g.options.get("classifier") or g.options.get("clip-model")
+    return f"{g.name} ({what})" if what else g.name
+
+
 @dataclass
 class ModelCache:
     """Loaded backends keyed by (model, dtype, device, size, memory options), and scorer networks by device/dtype.
@@ -96,7 +102,7 @@ class ModelCache:
             else:
                 scorer = build_scorer(g.name, context, _models=models, _index=i, **dict(g.options))
             terms.append((scorer, g.weight))
-        return WeightedSum(terms)
+        return WeightedSum(terms, names=[guide_label(g) for g in guides])
 
     def _zoo_classifier_scorer(self, g: "GuideSpec", context: Any, index: int) -> "Scorer":
         """ClassifierScorer over a zoo classifier on the backend's 28x28 images (no crops unless crops=N)."""
