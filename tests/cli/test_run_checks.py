@@ -253,3 +253,13 @@ def test_strict_json_names_the_file():
 
     with pytest.raises(ValueError, match="report.json: cannot be written as JSON"):
         json_text({"grad_clip": float("inf")}, "report.json")
+
+
+@needs_zoo
+def test_classify_guide_on_a_zoo_model_defaults_to_the_zoo_classifier(tmp_path, capsys):
+    code, _, err = run(capsys, "classify-guide", "--model", "fashion", "--class", "sneaker", "--method", "vanilla",
+                       "--quiet", "--out", tmp_path / "o", *FAST)
+    assert code == 0, err
+    record = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert record["settings"]["guides"][0]["options"] == {"classifier": "fashion-guide", "class": "7"}
+    assert record["seeds"][0]["loss"] is not None  # the classifier scores the vanilla image

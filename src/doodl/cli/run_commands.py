@@ -219,8 +219,9 @@ def edit(image: str, target: float | None, invert_to: int | None, prompt: str, *
 
 @click.command("classify-guide")
 @click.argument("prompt", required=False, default="")
-@click.option("--classifier", default=DEFAULT_CLASSIFIER, show_default=True, metavar="NAME|FILE|MODULE:CALLABLE",
-              help="efficientnet-lite0 (ImageNet), fashion-guide (zoo), a TorchScript file or an importable module:callable.")
+@click.option("--classifier", default=None, metavar="NAME|FILE|MODULE:CALLABLE",
+              help="efficientnet-lite0 (ImageNet), fashion-guide (zoo), a TorchScript file or an importable module:callable "
+                   f"[default: {DEFAULT_CLASSIFIER}; fashion-guide on a zoo --model].")
 @click.option("--class", "class_", required=True, metavar="INDEX",
               help="Target class index (ImageNet 0-999); zoo classifiers also take names (sneaker).")
 @common_options

@@ -77,7 +77,7 @@ class RunSpec:
         if isinstance(self.doodl_options, Mapping):
             put("doodl_options", dict(self.doodl_options))
         if isinstance(self.class_index, str):
-            put("class_index", parse_class(self.class_index, self.classifier))
+            put("class_index", parse_class(self.class_index, self.resolved_classifier))
         self._check()
 
     def _check(self) -> None:
@@ -147,7 +147,7 @@ class RunSpec:
         if self.task == "classify-guide":
             if self.class_index is None:
                 raise ValueError("classify-guide needs --class (the target class index)")
-            classifier = self.classifier or DEFAULT_CLASSIFIER
+            classifier = self.resolved_classifier
             check_classifier_spec(classifier)
             n = CLASSIFIER_CLASSES.get(classifier)
             v = self.class_index
@@ -212,10 +212,19 @@ class RunSpec:
         elif self.task == "personalize":
             own = GuideSpec("clip-image", 1.0, {"references": ";".join(self.references)})
         elif self.task == "classify-guide":
-            own = GuideSpec("classifier", 1.0, {"classifier": self.classifier or DEFAULT_CLASSIFIER,
+            own = GuideSpec("classifier", 1.0, {"classifier": self.resolved_classifier,
                                                 "class": str(self.class_index)})
         guides = ((own,) if own is not None else ()) + self.guides
         return tuple(self._fill(g) for g in guides)
+
+    @property
+    def resolved_classifier(self) -> str:
+        """classify-guide's classifier: as given, else the zoo's guidance classifier on a zoo model, else ImageNet's."""
+        from .models import is_short_name
+
+        if self.classifier:
+            return self.classifier
+        return "fashion-guide" if is_short_name(self.model) else DEFAULT_CLASSIFIER
 
     def _default_guide(self) -> "GuideSpec":
         """generate: clip-text; edit: aesthetic; on a zoo model (28x28 grayscale, no text) the zoo classifier."""
