@@ -27,7 +27,7 @@ data:
 	fi
 
 demo: $(STAMP) data
-	$(BIN)/doodl demo --out outputs/demo
+	$(BIN)/doodl demo --out outputs/demo --overwrite
 
 test: $(STAMP) data
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -341,3 +341,31 @@ def test_generate_with_real_stable_diffusion_and_clip(tmp_path, capsys):
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["seeds"][0]["loss"] < record["seeds"][0]["losses"][0]  # DOODL lowered the CLIP loss
     assert _pixels(tmp_path / "seed-0.png").std() > 5  # a picture, not a flat image
+
+
+# ---- issue 16: errors on tiny components, and the long-prompt notice ----
+
+def test_truncated_clip_weights_name_the_folder(tiny, tmp_path, capsys):
+    import shutil
+
+    clip = tmp_path / "clip"
+    shutil.copytree(tiny["clip"], clip)
+    weights = next(clip.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:20])
+    code, _, err = run(capsys, "generate", "a cat", "--model", tiny["sd"], "--clip-model", clip, "--quiet",
+                       "--out", tmp_path / "o", *FAST)
+    msg = _one_line_error(code, err)
+    assert str(clip) in msg and "corrupt" in msg
+
+
+def test_a_long_prompt_is_truncated_with_one_warning_per_model(tiny, tmp_path, capsys, caplog):
+    import logging
+
+    prompt = "a very long prompt " * 12  # one token per letter in the tiny tokenizer: far beyond 77
+    with caplog.at_level(logging.WARNING, logger="doodl"):
+        code, _, err = run(capsys, "generate", prompt, "--model", tiny["sd"], "--clip-model", tiny["clip"],
+                           "--seed", "0-1", "--batch-size", "1", "--out", tmp_path / "o", *FAST)
+    assert code == 0, err
+    notes = [r.getMessage() for r in caplog.records if "truncated" in r.getMessage()]
+    assert len(notes) == 2, notes  # the SD text encoder once, the CLIP guide once (not per seed or step)
+    assert any("CLIP" in n for n in notes)

@@ -135,3 +135,52 @@ def test_bench_resumes_finished_classes_and_reruns_on_changed_settings(tmp_path,
     assert calls == [9]  # a changed setting is not mistaken for a finished class
     with pytest.raises(ValueError, match="classes"):
         bench.run_bench(backend, guide, ev, test, [10], [0], cfg, tmp_path, CLASS_NAMES)
+
+
+# ---- issue 16: every option checked before any work; --seed, --json, --overwrite; strict JSON ----
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--lr", "nan"], "--lr must be a positive finite number"),
+    (["--grad-clip", "inf"], "--grad-clip must be a positive finite number"),
+    (["--device", "tpu"], "--device must be cpu, cuda, cuda:N or mps, got 'tpu'"),
+    (["--seed", "0-1", "--seeds", "2"], "not both"),
+])
+def test_demo_checks_every_option_before_any_work(tmp_path, capsys, monkeypatch, argv, needle):
+    monkeypatch.setattr("doodl.cli.demo._load", lambda device: pytest.fail("loaded models before the checks"))
+    assert main(["demo", *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def _fake_vocab(monkeypatch):
+    """run_vocab without models: records the seeds it was asked for."""
+    from doodl.demo import VocabResult
+    from doodl.demo.vocab import MethodResult
+
+    asked = {}
+
+    def fake(backend, guide, evaluator, reference, k, seeds, cfg, progress=None):
+        asked["seeds"] = list(seeds)
+        methods = {m: MethodResult(m, torch.rand(len(seeds), 1, 28, 28), 0.1, history=[1.0, 0.5]) for m in METHODS}
+        metrics = {m: {"target_accuracy": 0.5, "fid": float("nan"), "seconds": 0.1, "n": len(seeds)} for m in METHODS}
+        return VocabResult(k, list(seeds), methods, metrics)
+
+    monkeypatch.setattr("doodl.cli.demo._load", lambda device: (None, None, None, None))
+    monkeypatch.setattr("doodl.demo.run_vocab", fake)
+    return asked
+
+
+def test_demo_takes_a_seed_range_prints_json_and_refuses_a_used_out(tmp_path, capsys, monkeypatch):
+    asked = _fake_vocab(monkeypatch)
+    out = tmp_path / "demo"
+    assert main(["demo", "--seed", "3-5", "--json", "--quiet", "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert asked["seeds"] == [3, 4, 5] and printed["seeds"] == [3, 4, 5]
+    assert printed == json.loads((out / "report.json").read_text())
+    assert printed["methods"]["doodl"]["fid"] is None  # a NaN metric is null, never the invalid token NaN
+    assert (out / "images" / "doodl" / "5.png").is_file()
+    assert main(["demo", "--seeds", "1", "--quiet", "--out", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["demo", "--seeds", "1", "--quiet", "--overwrite", "--out", str(out)]) == 0
+    assert asked["seeds"] == [0] and not (out / "images" / "doodl" / "5.png").exists()

@@ -142,3 +142,47 @@ def test_edit_real_image_round_trip_and_optimise(toy_backend):
         doodl.invert_image(toy_backend, img, num_inference_steps=10, invert_to=11)
     with pytest.raises(ValueError, match="images must have shape"):
         doodl.invert_image(toy_backend, torch.rand(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(lr=float("inf")), "lr must be a positive finite"),
+    (dict(grad_clip=float("inf")), "grad_clip must be a positive finite"),
+    (dict(momentum="abc"), "momentum must be a finite number"),
+    (dict(mix=float("nan")), "mix must be a finite number"),
+    (dict(perturb_std=float("inf")), "perturb_std"),
+    (dict(target_loss="low"), "target_loss"),
+    (dict(keep_best="yes"), "keep_best"),
+    (dict(adam_betas=(0.9, 1.5)), "adam_betas"),
+])
+def test_config_values_of_the_wrong_type_or_not_finite_name_the_field(bad, match):
+    with pytest.raises(ValueError, match=match):
+        doodl.DoodlConfig(**bad)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.zeros(1, 1, 6, 6),  # wrong spatial size (the latents are 12x12)
+    lambda: torch.zeros(1, 3, 12, 12),  # wrong channels
+    lambda: torch.zeros(1, 12, 12),  # 3-D
+    lambda: torch.zeros(2, 1, 12, 12),  # two latents for one seed
+])
+def test_init_of_the_wrong_shape_names_the_expected_shape(toy_backend, make):
+    x = make()
+    with pytest.raises(ValueError, match=r"init x_T must have shape \(1, 1, 12, 12\)"):
+        doodl.optimize(toy_backend, brightness, seed=0, init=(x, x.clone()), num_inference_steps=3, opt_steps=1,
+                       progress=False)
+    with pytest.raises(ValueError, match="pair"):
+        doodl.optimize(toy_backend, brightness, seed=0, init=torch.zeros(1, 1, 12, 12), num_inference_steps=3,
+                       opt_steps=1, progress=False)
+
+
+def test_a_loss_without_a_gradient_path_is_named(toy_backend):
+    detached = lambda im: brightness(im).detach()  # noqa: E731
+    with pytest.raises(ValueError, match="the loss returned a loss with no gradient path"):
+        doodl.optimize(toy_backend, detached, seed=0, num_inference_steps=3, opt_steps=1, progress=False)
+    with pytest.raises(ValueError, match="no gradient path"):
+        doodl.sample(toy_backend, seed=0, num_inference_steps=3, method="one_step", loss=detached)
+    named = doodl.scorers.WeightedSum([(detached, 1.0)], names=["classifier 'mine'"])
+    with pytest.raises(ValueError, match="scorer classifier 'mine' returned a loss with no gradient path"):
+        doodl.optimize(toy_backend, named, seed=0, num_inference_steps=3, opt_steps=1, progress=False)
+    r = doodl.optimize(toy_backend, detached, seed=0, num_inference_steps=3, opt_steps=0, progress=False)
+    assert r.loss.isfinite().all()  # no update: no gradient needed

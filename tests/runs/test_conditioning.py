@@ -32,19 +32,19 @@ def test_class_conditional_model_takes_the_guidance_scale_with_class(cond_backen
 
 def test_guidance_scale_is_never_dropped(cond_backend, toy_backend):
     with pytest.raises(ValueError, match="--guidance-scale.*needs --class"):
-        conditioning(RunSpec(model="fashion-cond", guidance_scale=3.0), cond_backend, 3.0)
+        conditioning(RunSpec(model="fashion-cond", guides=("brightness",), guidance_scale=3.0), cond_backend, 3.0)
     with pytest.raises(ValueError, match="--guidance-scale.*no classifier-free guidance"):
-        conditioning(RunSpec(model="fashion", guidance_scale=3.0), toy_backend, 3.0)
+        conditioning(RunSpec(model="fashion", guides=("brightness",), guidance_scale=3.0), toy_backend, 3.0)
     # the task default (not asked for) leaves the zoo models unconditional, as before
-    assert conditioning(RunSpec(model="fashion-cond"), cond_backend, 7.5) == {}
+    assert conditioning(RunSpec(model="fashion-cond", guides=("brightness",)), cond_backend, 7.5) == {}
 
 
 def test_prompt_on_a_model_without_text_is_a_notice_and_negative_prompt_an_error(toy_backend, caplog):
     with caplog.at_level(logging.WARNING, logger="doodl.runs.execute"):
-        assert conditioning(RunSpec(model="fashion", prompt="a shoe"), toy_backend, 7.5) == {}
+        assert conditioning(RunSpec(model="fashion", prompt="a shoe", guides=("brightness",)), toy_backend, 7.5) == {}
     assert any("takes no text prompt" in r.getMessage() for r in caplog.records)
     with pytest.raises(ValueError, match="--negative-prompt"):
-        conditioning(RunSpec(model="fashion", negative_prompt="blurry"), toy_backend, 7.5)
+        conditioning(RunSpec(model="fashion", negative_prompt="blurry", guides=("brightness",)), toy_backend, 7.5)
     with pytest.raises(ValueError, match="does not take prompt"):
         toy_backend.denoiser(Conditioning(prompt="a shoe"))  # the API: an error, never dropped
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 import warnings
 from pathlib import Path
 from typing import Any
 
+from ..hub import offline_reason
+from . import files
 from .base import Backend
 
 # diffusers pipeline class -> doodl backend ("module:Class", imported on first use)
@@ -44,18 +45,13 @@ def from_pipeline(pipe: Any, **options: Any) -> Backend:
 
 
 def read_model_index(name_or_path: str, local: bool, revision: str | None = None) -> dict[str, Any]:
-    """model_index.json of a folder or hub id (the hub read needs network or the HF cache)."""
-    if local:
-        path = Path(name_or_path) / "model_index.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"'{name_or_path}' has no model_index.json: not a diffusers pipeline folder "
-                                    "(write one with save_pretrained)")
-        return json.loads(path.read_text(encoding="utf-8"))
-    from diffusers import DiffusionPipeline
-
+    """model_index.json of a folder or hub id (the hub read needs network or the HF cache; offline, the cache only)."""
+    if local and not (Path(name_or_path) / "model_index.json").is_file():
+        raise FileNotFoundError(f"'{name_or_path}' has no model_index.json: not a diffusers pipeline folder "
+                                "(write one with save_pretrained)")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
-        return dict(DiffusionPipeline.load_config(name_or_path, revision=revision))
+        return files.read_model_index(name_or_path, local, revision, local_files_only=not local and offline_reason() is not None)
 
 
 def check_folder(folder: Path, index: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from ..hub import offline_reason
 from .registry import known_backends
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,19 @@ def weights_help() -> str:
             f"tokenizer/ and scheduler/ subfolders), {hub}, or a short name: {', '.join(known_backends())}.")
 
 
-def _read_model_index(name_or_path: str, local: bool, revision: str | None) -> dict[str, Any]:
+def read_model_index(name_or_path: str, local: bool, revision: str | None, local_files_only: bool = False) -> dict[str, Any]:
     if local:
-        return json.loads((Path(name_or_path) / "model_index.json").read_text(encoding="utf-8"))
+        path = Path(name_or_path) / "model_index.json"
+        try:
+            index = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"'{path}' is not valid JSON ({e}); re-save the model with save_pretrained") from None
+        if not isinstance(index, dict):
+            raise ValueError(f"'{path}' must hold a JSON object (a diffusers model index), got {type(index).__name__}")
+        return index
     from diffusers import DiffusionPipeline
 
-    return dict(DiffusionPipeline.load_config(name_or_path, revision=revision))
+    return dict(DiffusionPipeline.load_config(name_or_path, revision=revision, local_files_only=local_files_only))
 
 
 def check_sd_folder(folder: Path) -> None:
@@ -57,24 +65,25 @@ def check_sd_folder(folder: Path) -> None:
 
 
 def _load_parts(name_or_path: str, where: str, local: bool, dtype: torch.dtype | None, variant: str | None,
-                revision: str | None) -> dict[str, Any]:
+                revision: str | None, local_files_only: bool = False) -> dict[str, Any]:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    index = _read_model_index(name_or_path, local, revision)
+    index = read_model_index(name_or_path, local, revision, local_files_only)
     if "text_encoder_2" in index or "XL" in str(index.get("_class_name", "")):
         raise ValueError(SDXL_MESSAGE)
     if "unet" not in index or "text_encoder" not in index:
         raise ValueError(f"{where} is a {index.get('_class_name', 'pipeline')} without unet/text_encoder, "
                          "not a Stable Diffusion 1.x/2.x model")
-    kw = {"revision": revision, "variant": variant}
+    kw = {"revision": revision, "variant": variant, "local_files_only": local_files_only}
     torch_dtype = {"torch_dtype": dtype} if dtype is not None else {}
+    offline = {"revision": revision, "local_files_only": local_files_only}
     return {
         "unet": UNet2DConditionModel.from_pretrained(name_or_path, subfolder="unet", **kw, **torch_dtype),
         "vae": AutoencoderKL.from_pretrained(name_or_path, subfolder="vae", **kw, **torch_dtype),
         "text_encoder": CLIPTextModel.from_pretrained(name_or_path, subfolder="text_encoder", **kw),
-        "tokenizer": CLIPTokenizer.from_pretrained(name_or_path, subfolder="tokenizer", revision=revision),
-        "scheduler_config": dict(DDIMScheduler.load_config(name_or_path, subfolder="scheduler", revision=revision)),
+        "tokenizer": CLIPTokenizer.from_pretrained(name_or_path, subfolder="tokenizer", **offline),
+        "scheduler_config": dict(DDIMScheduler.load_config(name_or_path, subfolder="scheduler", **offline)),
     }
 
 
@@ -89,12 +98,25 @@ def load_sd_components(
         name_or_path = str(Path(name_or_path).expanduser())
         check_sd_folder(Path(name_or_path))
     where = f"folder '{name_or_path}'" if local else f"hub id '{name_or_path}' (no local folder by that name)"
+    offline = None if local else offline_reason()  # asked once, so an offline user is not kept ~30 s in retries
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")  # diffusers passes a retired hub argument
-            parts = _load_parts(name_or_path, where, local, dtype, variant, revision)
+            parts = _load_parts(name_or_path, where, local, dtype, variant, revision, local_files_only=offline is not None)
     except (OSError, HFValidationError) as e:
+        if offline is not None:
+            raise FileNotFoundError(
+                f"cannot download Stable Diffusion '{name_or_path}': {offline}, and it is not in the local Hugging "
+                f"Face cache. Point --model at a local folder saved with save_pretrained (model_index.json plus "
+                f"unet/, vae/, text_encoder/, tokenizer/, scheduler/), or use a zoo model: {', '.join(known_backends())}"
+            ) from None
         raise FileNotFoundError(f"could not load Stable Diffusion weights from {where}: {str(e).splitlines()[0]} "
                                 f"{weights_help()}") from e
+    except Exception as e:  # noqa: BLE001 -- a truncated or corrupt weights file in a local folder
+        if not local or isinstance(e, ValueError):
+            raise
+        raise ValueError(f"could not load Stable Diffusion weights from {where}: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''} (a truncated or corrupt file? re-save the "
+                         "model with save_pretrained)") from None
     log.info("loaded Stable Diffusion components from %s", where)
     return parts

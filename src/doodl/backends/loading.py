@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
+from ..devices import as_device
 from . import families
 from .base import Backend
 from .files import EXAMPLE_HUB_ID, SD_SUBFOLDERS, check_sd_folder, load_sd_components, weights_help  # noqa: F401
@@ -66,6 +67,8 @@ def load_backend(name_or_path: Any, **options: Any) -> Backend:
     """
     if "dtype" in options:  # names such as "float16" work for every factory
         options["dtype"] = as_dtype(options["dtype"])
+    if options.get("device") is not None:
+        as_device(options["device"], "device")  # one line for 'tpu' or a missing GPU; factories get it as given
     if hasattr(name_or_path, "components") and hasattr(name_or_path, "save_pretrained"):  # a built diffusers pipeline
         return families.from_pipeline(name_or_path, **options)
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():

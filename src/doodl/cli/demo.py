@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import torch
 
+from ..devices import as_device
 from ..io import atomic_write_text, check_writable_dir, grid, save_png
+from ..io.jsontext import json_text
+from ..runs.outputs import prepare_out_dir
+from .errors import as_option_error
+from .options import SeedRange
 
 METHOD_LABELS = {"vanilla": "vanilla", "one_step": "one-step guidance", "doodl": "DOODL"}
 
@@ -31,12 +36,34 @@ def _load(device: str):
     return backend, guide, evaluator, test
 
 
+DEMO_FILES = ("grid.png", "report.json", "images")  # what `doodl demo` writes (images/<method>/<seed>.png)
+
+
 def _config(steps: int, opt_steps: int, lr: float | None, grad_clip: float | None = None):
+    """The VocabConfig of the options, checked by DoodlConfig's own check (errors name --lr / --grad-clip)."""
     from ..demo import VocabConfig
+    from ..optimizer import DoodlConfig
 
     base = VocabConfig()
-    return VocabConfig(steps=steps, opt_steps=opt_steps, lr=base.lr if lr is None else lr,
-                       grad_clip=base.grad_clip if grad_clip is None else grad_clip)
+    cfg = VocabConfig(steps=steps, opt_steps=opt_steps, lr=base.lr if lr is None else lr,
+                      grad_clip=base.grad_clip if grad_clip is None else grad_clip)
+    try:
+        DoodlConfig(lr=cfg.lr, grad_clip=cfg.grad_clip, perturb_std=cfg.perturb_std)
+    except ValueError as e:
+        raise as_option_error(e, {"lr": "--lr", "grad_clip": "--grad-clip", "perturb_std": "perturb_std"}) from None
+    return cfg
+
+
+def _device(device: str) -> str:
+    """--device checked before any work (torch's own error lists every backend it knows)."""
+    return str(as_device(device, "--device"))
+
+
+def _seed_list(seeds: int | None, seed: list[int] | None) -> list[int]:
+    """--seed 0-3 (as the other commands) or --seeds N (seeds 0..N-1, default 4), not both."""
+    if seeds is not None and seed is not None:
+        raise click.UsageError("give --seed (a range such as 0-3) or --seeds (a count), not both")
+    return list(seed) if seed is not None else list(range(4 if seeds is None else seeds))
 
 
 def _table(rows: list[tuple[str, dict]]) -> str:
@@ -58,17 +85,20 @@ def _progress(total: int, quiet: bool):
 @click.option("--out", "out", default="outputs/demo", show_default=True, type=click.Path(file_okay=False),
               help="Output folder (created if missing).")
 @click.option("--target", default="ankle boot", show_default=True, help="Fashion-MNIST class name or index 0-9.")
-@click.option("--seeds", type=click.IntRange(1, 1000), default=4, show_default=True, help="Images per method (seeds 0..N-1).")
+@click.option("--seeds", type=click.IntRange(1, 1000), default=None, help="Images per method: seeds 0..N-1 [default: 4].")
+@click.option("--seed", "seed", type=SeedRange(), default=None, help="Seeds such as 0-3 or 0,5,7 (instead of --seeds).")
 @click.option("--steps", type=click.IntRange(2, 1000), default=50, show_default=True,
               help="Sampling steps T (EDICT needs ~50 on this pixel model; fewer diverge).")
 @click.option("--opt-steps", type=click.IntRange(0, 500), default=12, show_default=True, help="DOODL updates.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="DOODL step size [default: tuned].")
 @click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None,
               help="DOODL element-wise gradient clip [default: tuned].")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--overwrite", is_flag=True, help="Reuse a non-empty --out: the previous demo's files are removed first.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: float | None, grad_clip: float | None,
-         device: str, quiet: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout instead of the table.")
+def demo(out: str, target: str, seeds: int | None, seed: list[int] | None, steps: int, opt_steps: int,
+         lr: float | None, grad_clip: float | None, device: str, overwrite: bool, quiet: bool, as_json: bool) -> None:
     """Steer the zoo's unconditional Fashion-MNIST DDPM toward a class with a clean-image classifier.
 
     Runs vanilla sampling, one-step classifier guidance and DOODL from the same seeds, scores them with an
@@ -79,31 +109,54 @@ def demo(out: str, target: str, seeds: int, steps: int, opt_steps: int, lr: floa
     Examples:
       doodl demo
       doodl demo --target sneaker --seeds 8 --out outputs/sneaker
+      doodl demo --seed 4-7 --out outputs/more --json
       doodl demo --target 3 --opt-steps 30 --device cuda
     """
     from ..data.fashion_mnist import CLASS_NAMES, class_index
     from ..demo import METHODS, run_vocab
 
-    k = class_index(target)
-    folder = check_writable_dir(out)  # before any work
+    k = class_index(target)  # every option is checked before any work
+    seed_list = _seed_list(seeds, seed)
+    cfg = _config(steps, opt_steps, lr, grad_clip)
+    device = _device(device)
+    folder = prepare_out_dir(check_writable_dir(out), overwrite, DEMO_FILES)
     torch.manual_seed(0)
     backend, guide, evaluator, test = _load(device)
     reference = test[0][test[1] == k] if test is not None else None
-    cfg = _config(steps, opt_steps, lr, grad_clip)
-    bar = _progress(seeds * len(METHODS), quiet)
-    res = run_vocab(backend, guide, evaluator, reference, k, list(range(seeds)), cfg, progress=bar.update)
+    bar = _progress(len(seed_list) * len(METHODS), quiet)
+    res = run_vocab(backend, guide, evaluator, reference, k, seed_list, cfg, progress=bar.update)
     bar.close()
     for m in METHODS:
         for s, img in zip(res.seeds, res.methods[m].images):
             save_png(folder / "images" / m / f"{s}.png", img, {"method": m, "seed": s, "target": CLASS_NAMES[k]})
     save_png(folder / "grid.png", grid([res.methods[m].images for m in METHODS], scale=3))
-    report = {"target": CLASS_NAMES[k], "methods": res.metrics, "config": cfg.__dict__, "seeds": res.seeds,
-              "doodl_loss_history": res.methods["doodl"].history}
-    atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
-    click.echo(f"target: {CLASS_NAMES[k]} ({k}), {seeds} seeds, T={cfg.steps}, DOODL {cfg.opt_steps} updates")
+    report = {"target": CLASS_NAMES[k], "methods": _finite(res.metrics), "config": cfg.__dict__, "seeds": res.seeds,
+              "doodl_loss_history": _finite(res.methods["doodl"].history)}
+    text = _strict_json(report, str(folder / "report.json"))
+    atomic_write_text(folder / "report.json", text + "\n")
+    if as_json:
+        click.echo(text)
+        return
+    click.echo(f"target: {CLASS_NAMES[k]} ({k}), {len(seed_list)} seeds, T={cfg.steps}, DOODL {cfg.opt_steps} updates")
     click.echo(_table([(METHOD_LABELS[m], res.metrics[m]) for m in METHODS]))
     click.echo(f"wrote {folder / 'grid.png'} (rows: {', '.join(METHOD_LABELS[m] for m in METHODS)}), "
                f"{folder / 'images'}, {folder / 'report.json'}")
+
+
+def _strict_json(obj: Any, what: str) -> str:
+    """Strict JSON text (no NaN / Infinity): a non-finite value is an error naming the file."""
+    return json_text(obj, what, indent=1)
+
+
+def _finite(obj: Any) -> Any:
+    """Metrics with NaN / inf as None (null: not available, e.g. a FID with too few images)."""
+    if isinstance(obj, float):
+        return obj if obj == obj and abs(obj) != float("inf") else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 @click.group("bench")
@@ -145,9 +198,10 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
     ks = parse_seeds(classes)
     if any(k > 9 for k in ks):
         raise ValueError(f"--classes must lie in 0-9, got {classes!r}")
+    cfg = _config(steps, opt_steps, lr, grad_clip)  # every option is checked before any work
+    device = _device(device)
     folder = check_writable_dir(out)
     backend, guide, evaluator, test = _load(device)
-    cfg = _config(steps, opt_steps, lr, grad_clip)
     start = time.perf_counter()
     bar = _progress(seeds * len(METHODS) * len(ks), quiet)
     res = run_bench(backend, guide, evaluator, test, ks, list(range(seeds)), cfg, folder, CLASS_NAMES, bar.update)
@@ -155,7 +209,7 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
     rows = {**res.per_class, "**mean**": res.mean}
     table = vocab_table(rows, METHODS, METHOD_LABELS)
     pooled = ", ".join(f"{METHOD_LABELS[m]} {v:.1f}" for m, v in res.pooled_fid.items() if v is not None)
-    machine = (f"{torch.cuda.get_device_name(0)}" if device == "cuda" else f"{platform.machine()}, {torch.get_num_threads()} threads")
+    machine = (f"{torch.cuda.get_device_name(0)}" if device.startswith("cuda") else f"{platform.machine()}, {torch.get_num_threads()} threads")
     cmd = (f"doodl bench vocab --seeds {seeds} --steps {steps} --opt-steps {opt_steps} --lr {cfg.lr} "
            f"--grad-clip {cfg.grad_clip} --classes {classes} --device {device}")
     resumed = f"; classes {res.resumed} read back from an earlier run" if res.resumed else ""
@@ -164,8 +218,8 @@ def bench_vocab(out: str, seeds: int, steps: int, opt_steps: int, lr: float | No
                     table, "", f"FMNIST-FID of all images pooled per method, against the test images of these classes: {pooled or 'n/a'}", ""])
     save_png(folder / "grid.png", grid([ims[m] for ims in res.images.values() for m in METHODS], scale=2))
     atomic_write_text(folder / "vocab.md", md)
-    atomic_write_text(folder / "vocab.json", json.dumps({"command": cmd, "machine": machine, "config": cfg.__dict__,
-                                                         "per_class": res.per_class, "mean": res.mean,
-                                                         "pooled_fid": res.pooled_fid, "resumed": res.resumed},
-                                                        indent=1) + "\n")
+    atomic_write_text(folder / "vocab.json", _strict_json({"command": cmd, "machine": machine, "config": cfg.__dict__,
+                                                           "per_class": _finite(res.per_class), "mean": _finite(res.mean),
+                                                           "pooled_fid": _finite(res.pooled_fid), "resumed": res.resumed},
+                                                          str(folder / "vocab.json")) + "\n")
     click.echo(md)

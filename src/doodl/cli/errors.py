@@ -14,6 +14,12 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def as_option_error(error: ValueError, options: dict[str, str]) -> ValueError:
+    """A library ValueError whose message starts with a field name, re-worded to start with its CLI option."""
+    field, _, rest = str(error).partition(" ")
+    return ValueError(f"{options[field]} {rest}") if field in options else error
+
+
 def run_cli(group: click.Group, argv: list[str]) -> int:
     """Run a click group; map known failures to one-line messages (set DOODL_DEBUG=1 for the traceback)."""
     try:

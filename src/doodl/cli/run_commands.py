@@ -12,8 +12,12 @@ from typing import Any, Callable
 import click
 
 from ..io import check_writable_dir
+from ..io.jsontext import json_text
 from ..runs import RunRecord, RunSpec, execute
+from ..runs.execute import check_inputs
+from ..runs.outputs import prepare_out_dir
 from ..runs.defaults import DEFAULT_CLASSIFIER, DEFAULT_MODEL, DTYPES, GRAD_MODES
+from .logs import silence_third_party
 from .options import MethodChoice, SeedRange
 
 GUIDE_HELP = ("Scorer to optimise, NAME[:WEIGHT][,KEY=VALUE...]; repeat to combine (weighted sum). Names: clip-text, "
@@ -81,8 +85,11 @@ def common_options(f: Callable) -> Callable:
                      help="Network dtype; float16 halves GPU memory."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Output folder, created if missing [default: outputs/<command>]."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the image paths."),
+                     help="Output folder, created if missing; must be empty [default: outputs/<command>]."),
+        click.option("--overwrite", is_flag=True,
+                     help="Reuse a non-empty --out: the previous run's files there are removed first."),
+        click.option("--quiet", "-q", is_flag=True,
+                     help="No progress bars or library warnings; print only the image paths."),
         click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON on stdout."),
     ]
     for option in reversed(options):
@@ -91,23 +98,25 @@ def common_options(f: Callable) -> Callable:
 
 
 def _setup_logging(quiet: bool) -> None:
-    """Library warnings on stderr, once."""
+    """Library warnings on stderr, once; --quiet also silences third-party logging, warnings and loading bars."""
     log = logging.getLogger("doodl")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         log.addHandler(handler)
     log.setLevel(logging.ERROR if quiet else logging.WARNING)
+    if quiet:
+        silence_third_party()
 
 
 def _summary(record: RunRecord) -> str:
     """A short human summary: one line per seed with its final loss and image path."""
     lines = [f"wrote {len(record.outputs)} image(s) to {record.out_dir} in {record.seconds:.1f}s"]
     for o in record.outputs:
-        loss = "n/a" if o.loss is None else f"{o.loss:.4f}"
+        loss = "no guide" if o.loss is None else f"loss {o.loss:.4f}"  # non-finite losses fail the run
         first = o.losses[0] if o.losses else None
         extra = f" (initial {first:.4f}, best step {o.best_step})" if first is not None else ""
-        lines.append(f"  seed {o.seed}: loss {loss}{extra}  {o.image}")
+        lines.append(f"  seed {o.seed}: {loss}{extra}  {o.image}")
     if record.loss_curve:
         lines.append(f"  loss curve: {record.loss_curve}")
     lines.append(f"  record: {record.run_json}")
@@ -117,10 +126,11 @@ def _summary(record: RunRecord) -> str:
 def run_task(task: str, params: dict[str, Any], **fields: Any) -> RunRecord:
     """Build the RunSpec from the command's options, check --out, execute, and print the summary or JSON."""
     out = params.pop("out") or Path("outputs") / task
-    quiet, as_json = params.pop("quiet"), params.pop("as_json")
+    quiet, as_json, overwrite = params.pop("quiet"), params.pop("as_json"), params.pop("overwrite")
     params["doodl_options"] = _parse_set(params.pop("doodl_set"))
     spec = RunSpec(task=task, **params, **fields)
-    check_writable_dir(out, "--out")  # before any model is loaded
+    check_inputs(spec)  # input files and --steps, before any model is loaded
+    prepare_out_dir(check_writable_dir(out, "--out"), overwrite)
     _setup_logging(quiet)
     try:
         record = execute(spec, out, progress=not quiet)
@@ -131,7 +141,7 @@ def run_task(task: str, params: dict[str, Any], **fields: Any) -> RunRecord:
                           "--dtype float16, --batch-size 1, fewer --crops or a smaller --height/--width; "
                           "--grad-mode reversible (the default) keeps memory independent of --steps") from None
     if as_json:
-        click.echo(json.dumps(record.to_dict(), indent=2))
+        click.echo(json_text(record.to_dict(), "--json record", indent=2))
     elif quiet:
         click.echo("\n".join(str(o.image) for o in record.outputs))
     else:
@@ -155,6 +165,21 @@ def generate(prompt: str, **params: Any) -> None:
     run_task("generate", params, prompt=prompt)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def check_prompt_is_text(prompt: str, references: tuple[str, ...]) -> None:
+    """personalize's last argument is the prompt: one naming an existing image file means the prompt was forgotten."""
+    p = Path(prompt).expanduser()
+    if prompt.lower().endswith(IMAGE_SUFFIXES) or p.is_file():
+        if p.is_file():
+            raise click.UsageError(f"personalize needs a PROMPT after the reference images; {prompt!r} is an image "
+                                   f"file (references: {', '.join(references) or 'none'}). Example: "
+                                   f"doodl personalize {' '.join(references + (prompt,))} \"a dog swimming\"")
+        raise click.UsageError(f"personalize: the prompt {prompt!r} looks like an image file name but no such file "
+                               "exists; the last argument is the text prompt")
+
+
 @click.command("personalize")
 @click.argument("references", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.argument("prompt")
@@ -169,6 +194,7 @@ def personalize(references: tuple[str, ...], prompt: str, **params: Any) -> None
           --clip-model vit-b-32 --clip-weight 0.5 --clip-model vit-l-14 --clip-weight 0.25 \\
           --clip-model vit-g-14 --clip-weight 0.25
     """
+    check_prompt_is_text(prompt, references)
     run_task("personalize", params, prompt=prompt, references=references)
 
 
@@ -193,8 +219,9 @@ def edit(image: str, target: float | None, invert_to: int | None, prompt: str, *
 
 @click.command("classify-guide")
 @click.argument("prompt", required=False, default="")
-@click.option("--classifier", default=DEFAULT_CLASSIFIER, show_default=True, metavar="NAME|FILE|MODULE:CALLABLE",
-              help="efficientnet-lite0 (ImageNet), fashion-guide (zoo), a TorchScript file or an importable module:callable.")
+@click.option("--classifier", default=None, metavar="NAME|FILE|MODULE:CALLABLE",
+              help="efficientnet-lite0 (ImageNet), fashion-guide (zoo), a TorchScript file or an importable module:callable "
+                   f"[default: {DEFAULT_CLASSIFIER}; fashion-guide on a zoo --model].")
 @click.option("--class", "class_", required=True, metavar="INDEX",
               help="Target class index (ImageNet 0-999); zoo classifiers also take names (sneaker).")
 @common_options

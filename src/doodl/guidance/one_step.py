@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..samplers.common import Denoiser
 from ..schedules.steps import Step
+from ..scorers.base import check_grad_path
 from .lookup import step_lookup
 
 
@@ -47,7 +48,8 @@ def one_step_guidance(
         with torch.enable_grad():
             x_ = x.detach().requires_grad_(True)
             out = model(x_, t)
-            value = loss(decode(step.x0(x_, out)))
+            images = decode(step.x0(x_, out))
+            value = check_grad_path(loss(images), images, "the one-step guidance loss")
             (grad,) = torch.autograd.grad(value.sum(), x_)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
         return out.detach() + scale * step.noise * grad

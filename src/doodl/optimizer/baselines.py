@@ -26,6 +26,7 @@ def sample(
     method: Method = "vanilla",
     loss: Callable[[Tensor], Tensor] | None = None,
     scale: float = 5.0,
+    callback: Callable[[dict], None] | None = None,
     **conditioning,
 ) -> SampleResult:
     """Sample with DDIM from the same seeded x_T as doodl.optimize; method="one_step" guides with `loss`.
@@ -37,6 +38,7 @@ def sample(
         method: "vanilla" (plain sampling) or "one_step" (loss gradient on the one-step x0 estimate).
         loss: the scorer, images in [0, 1] -> (B,); required for "one_step".
         scale: one-step guidance scale (DOODL §5.1: 30 for CLIP; §5.2: 5 for classifiers).
+        callback: called after each sampler step with {"i", "t", "x"} (e.g. to advance a progress bar).
         **conditioning: Conditioning fields for backend.denoiser (prompt, class_label, guidance_scale, ...).
     """
     seeds = as_seed_list(seed)
@@ -51,6 +53,6 @@ def sample(
     start = time.perf_counter()
     xT = initial_latents(backend, seeds, torch.float32)
     with torch.no_grad():
-        x0 = ddim_sample(model, xT, steps, model_dtype=backend.dtype)
+        x0 = ddim_sample(model, xT, steps, model_dtype=backend.dtype, callback=callback)
         images = backend.decode(x0)
     return SampleResult(images, xT, seeds, time.perf_counter() - start, method)

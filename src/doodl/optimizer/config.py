@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -35,22 +36,7 @@ class DoodlConfig:
 
     def __post_init__(self) -> None:
         """Range-check every field; errors name the field."""
-        for name in ("lr", "grad_clip", "nonfinite_lr_factor"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not v > 0 or v != v:
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
-        if self.typical_clamp is not None and not self.typical_clamp > 0:
-            raise ValueError(f"typical_clamp must be a positive number of sigmas or None, got {self.typical_clamp!r}")
-        if not self.perturb_std >= 0:
-            raise ValueError(f"perturb_std must be >= 0, got {self.perturb_std!r}")
-        if not 0 < self.mix <= 1:
-            raise ValueError(f"mix must lie in (0, 1], got {self.mix!r}")
-        if self.grad_mode not in ("reversible", "checkpoint", "naive"):
-            raise ValueError(f"grad_mode must be 'reversible', 'checkpoint' or 'naive', got {self.grad_mode!r}")
-        if self.optimizer not in ("momentum", "adam"):
-            raise ValueError(f"optimizer must be 'momentum' or 'adam', got {self.optimizer!r}")
+        check_config(self)
 
     @classmethod
     def split(cls, options: dict) -> tuple["DoodlConfig", dict]:
@@ -59,3 +45,42 @@ class DoodlConfig:
         cfg = {k: v for k, v in options.items() if k in names}
         rest = {k: v for k, v in options.items() if k not in names}
         return cls(**cfg), rest
+
+
+def _number(name: str, v: Any, low: float | None = None, *, open_low: bool = False, high: float | None = None,
+            open_high: bool = False) -> None:
+    """A finite real number (not bool) within the bounds, else a ValueError naming the field."""
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ok = ok and (low is None or (v > low if open_low else v >= low)) and (high is None or (v < high if open_high else v <= high))
+    if not ok:
+        lo = "" if low is None else f"{'(' if open_low else '['}{low:g}, "
+        hi = "inf)" if high is None else f"{high:g}{')' if open_high else ']'}"
+        where = f" in {lo}{hi}" if low is not None else ""
+        raise ValueError(f"{name} must be a finite number{where}, got {v!r}")
+
+
+def check_config(cfg: DoodlConfig) -> None:
+    """Type- and range-check every DoodlConfig field (one check for the API and the CLI, which names its option)."""
+    for name in ("lr", "grad_clip", "nonfinite_lr_factor"):
+        v = getattr(cfg, name)
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+    _number("momentum", cfg.momentum, 0, high=1, open_high=True)
+    if cfg.typical_clamp is not None:
+        _number("typical_clamp", cfg.typical_clamp, 0, open_low=True)
+    _number("perturb_std", cfg.perturb_std, 0)
+    _number("mix", cfg.mix, 0, open_low=True, high=1)
+    if cfg.target_loss is not None:
+        _number("target_loss", cfg.target_loss)
+    for name in ("leapfrog", "renormalize", "tie", "keep_best"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise ValueError(f"{name} must be true or false, got {getattr(cfg, name)!r}")
+    if cfg.grad_mode not in ("reversible", "checkpoint", "naive"):
+        raise ValueError(f"grad_mode must be 'reversible', 'checkpoint' or 'naive', got {cfg.grad_mode!r}")
+    if cfg.optimizer not in ("momentum", "adam"):
+        raise ValueError(f"optimizer must be 'momentum' or 'adam', got {cfg.optimizer!r}")
+    betas = cfg.adam_betas
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"adam_betas must be two numbers in [0, 1), got {betas!r}")
+    for b in betas:
+        _number("adam_betas", b, 0, high=1, open_high=True)

@@ -17,6 +17,8 @@ from ..backends.base import Backend
 from ..conditioning import Conditioning
 from ..samplers.chain import edict_sample
 from ..schedules.steps import Step
+from ..scorers.base import check_grad_path
+from .checks import check_init
 from .config import DoodlConfig
 from .result import DoodlResult, StepRecord
 from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
@@ -34,7 +36,7 @@ def evaluate_loss(loss: Loss, images: Tensor) -> Tensor:
     if not isinstance(out, Tensor) or out.shape != (images.shape[0],):
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"loss must return a tensor of shape ({images.shape[0]},) (one value per image), got {shape}")
-    return out
+    return check_grad_path(out, images, "the loss")
 
 
 def _norm(x: Tensor) -> Tensor:
@@ -87,9 +89,7 @@ def optimize(
         x = initial_latents(backend, seeds, dtype)
         y = x.clone()
     else:
-        x, y = (t.detach().to(backend.device, dtype) for t in init)
-        if x.shape[0] != len(seeds) or x.shape != y.shape:
-            raise ValueError(f"init must be a pair of equal shapes with one latent per seed ({len(seeds)}), got {tuple(x.shape)}")
+        x, y = (t.detach().to(backend.device, dtype) for t in check_init(backend, init, len(seeds)))
     tie = cfg.tie and init is None
     norms = [_norm(x), _norm(y)]
     gens = perturbation_generators(seeds)

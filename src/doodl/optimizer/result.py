@@ -32,7 +32,8 @@ class DoodlResult:
     latents: Tensor  # (B, *latent_shape): x_T that produced `images`
     loss: Tensor  # (B,) loss of `images`
     initial_images: Tensor  # (B, C, H, W): the images of the initial draw (what vanilla EDICT sampling gives)
-    history: list[StepRecord] = field(default_factory=list)
+    history: list[StepRecord] = field(default_factory=list)  # one per evaluation: [0] the initial draw, then one
+    #                                                           after each update (opt_steps + 1 unless stopped early)
     seeds: list[int] = field(default_factory=list)
     seconds: float = 0.0
     best_step: Tensor | None = None  # (B,) the step each returned image comes from

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..specs import MAX_SEEDS
 from .defaults import DEFAULT_CLASSIFIER, ZOO_CLASSIFIERS
@@ -82,3 +83,62 @@ def check_integer(name: str, value: Any, low: int, high: int | None = None) -> N
     if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
         rng = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+
+
+# ---- checks that look at files (before any model is loaded) ----
+
+CLASSIFIER_FILE_SUFFIXES = (".pt", ".pth", ".pt2")
+ZOO_BACKEND_WEIGHTS = {"fashion": "fashion-ddpm", "fashion-cond": "fashion-cond-ddpm"}  # short name -> zoo weights
+
+
+def check_classifier_spec(value: Any, option: str = "--classifier") -> None:
+    """A known classifier name, a TorchScript / torch.export file or 'module:callable'; else name the valid ones."""
+    from .defaults import CLASSIFIER_CLASSES
+
+    text = str(value).strip()
+    if text in CLASSIFIER_CLASSES or text.lower().endswith(CLASSIFIER_FILE_SUFFIXES) or Path(text).is_file():
+        return
+    module, sep, attr = text.partition(":")
+    if sep and module and attr and all(part.isidentifier() for part in module.split(".")):
+        return
+    raise ValueError(f"{option} {text!r} is not a known classifier, a classifier file (.pt, .pth, .pt2) or "
+                     f"module:callable; known names: {', '.join(CLASSIFIER_CLASSES)}")
+
+
+def train_timesteps_before_loading(model: str) -> int | None:
+    """The model's number of training timesteps read from small config files (zoo card, SD scheduler config)."""
+    import json
+
+    name = model.strip()
+    try:
+        if name in ZOO_BACKEND_WEIGHTS:
+            from ..zoo.registry import card_path
+
+            card = json.loads(card_path(ZOO_BACKEND_WEIGHTS[name]).read_text(encoding="utf-8"))
+            n = card.get("num_train_timesteps", (card.get("config") or {}).get("num_train_timesteps"))
+        else:
+            path = Path(name).expanduser() / "scheduler" / "scheduler_config.json"
+            n = json.loads(path.read_text(encoding="utf-8")).get("num_train_timesteps") if path.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return None  # unreadable here: the loader reports it with the file's name
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+
+
+def check_steps_fit(model: str, steps: int) -> None:
+    """--steps must not exceed the model's training timesteps (checked from config files, before loading)."""
+    n = train_timesteps_before_loading(model)
+    if n is not None and steps > n:
+        raise ValueError(f"--steps {steps} exceeds the {n} training timesteps of {model}; use --steps 1-{n}")
+
+
+class NonFiniteLoss(ValueError):
+    """A seed's final loss is NaN or infinite: the run failed (exit non-zero, no image written as a result)."""
+
+
+def check_finite_losses(seeds: Sequence[int], losses: Sequence[float | None]) -> None:
+    """Every scored seed's final loss must be finite; None means NaN or inf here (see record.json_float)."""
+    bad = [s for s, v in zip(seeds, losses) if v is None or not math.isfinite(v)]
+    if bad:
+        raise NonFiniteLoss(f"the guide's loss is not finite (NaN or inf) for seed(s) {', '.join(map(str, bad))}: "
+                            "no usable result, nothing written for them; check the scorer (e.g. a classifier "
+                            "returning NaN) or lower --lr")

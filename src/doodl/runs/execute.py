@@ -18,6 +18,7 @@ from ..conditioning import Conditioning
 from ..io import check_writable_dir, load_image
 from .models import ModelCache, resolve_device, resolve_dtype
 from .outputs import image_metadata, package_versions, write_loss_curve, write_run_json, write_seed_files
+from .checks import check_finite_losses, check_steps_fit
 from .record import RunRecord, SeedOutput, json_float
 from ..schedules.steps import Step
 from .spec import RunSpec
@@ -46,6 +47,7 @@ def check_inputs(spec: RunSpec) -> None:
     c = spec.classifier or ""
     if ":" not in c and c.lower().endswith((".pt", ".pth", ".pt2")) and not Path(c).is_file():
         raise FileNotFoundError(f"--classifier file {c!r} not found (expected a TorchScript or torch.export file)")
+    check_steps_fit(spec.model, spec.steps)
 
 
 def conditioning(spec: RunSpec, backend: Backend, guidance_scale: float) -> dict[str, Any]:
@@ -134,7 +136,17 @@ def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSp
     return out
 
 
-def _run_baseline(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSpec, settings: dict[str, Any],
+def _stepping(model: Callable, bar: tqdm) -> Callable:
+    """The denoiser, advancing the progress bar once per sampler step (one network call per step)."""
+    def counted(x: Tensor, t: Any) -> Tensor:
+        out = model(x, t)
+        bar.update(1)
+        return out
+
+    return counted
+
+
+def _run_baseline(backend: Backend, loss: Loss | None, batch: tuple[int, ...], spec: RunSpec, settings: dict[str, Any],
                   cond: dict[str, Any], start: Tensor | None, steps: list[Step] | None, bar: tqdm) -> list[_SeedResult]:
     """Vanilla sampling or one-step classifier guidance (§3.2.1); for edit, from the DDIM-inverted image."""
     from ..guidance.one_step import one_step_guidance
@@ -144,18 +156,21 @@ def _run_baseline(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: Ru
     scale = settings["one_step_scale"]
     if start is None:
         images = sample(backend, seed=list(batch), num_inference_steps=spec.steps, method=spec.method,  # type: ignore[arg-type]
-                        loss=loss, scale=scale, **cond).images
+                        loss=loss, scale=scale, callback=lambda info: bar.update(1), **cond).images
     else:
         assert steps is not None
         model = backend.denoiser(Conditioning.from_kwargs(**cond))
         if spec.method == "one_step":
+            assert loss is not None
             model = one_step_guidance(model, loss, backend.decode, steps, scale)
+        model = _stepping(model, bar)
         with torch.no_grad():
             x0 = ddim_sample(model, start.expand(len(batch), *start.shape[1:]), steps, model_dtype=backend.dtype)
             images = backend.decode(x0)
+    if loss is None:  # vanilla sampling without a guide: nothing to score
+        return [_SeedResult(s, images[b].detach().float().cpu(), None) for b, s in enumerate(batch)]
     with torch.no_grad():
         final = loss(images)
-    bar.update(1)
     bar.set_postfix(seed=batch[0], loss=f"{float(final.float().nanmean()):.4f}")
     return [_SeedResult(s, images[b].detach().float().cpu(), json_float(final[b])) for b, s in enumerate(batch)]
 
@@ -206,18 +221,22 @@ def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models
         else:
             start, steps = _edit_start(spec, backend, cond, settings["invert_to"])
     batches = [spec.seeds[i : i + spec.batch_size] for i in range(0, len(spec.seeds), spec.batch_size)]
-    per_batch = settings["opt_steps"] + 1 if spec.method == "doodl" else 1
+    n_sampler = len(steps) if steps is not None else spec.steps
+    per_batch = settings["opt_steps"] + 1 if spec.method == "doodl" else n_sampler
     record_fields = {"spec": spec.to_dict(), "settings": settings, "versions": package_versions()}
     results: list[_SeedResult] = []
     outputs: list[SeedOutput] = []
     with tqdm(total=len(batches) * per_batch, desc=f"{spec.task} ({spec.method})", unit="step",
               disable=not progress, dynamic_ncols=True) as bar:
         for batch in batches:
-            loss = cache.loss(guides, _scorer_context(spec, backend, device, dtype, batch[0]))
+            loss = cache.loss(guides, _scorer_context(spec, backend, device, dtype, batch[0])) if guides else None
             if spec.method == "doodl":
+                assert loss is not None  # RunSpec gives DOODL a guide
                 done = _run_doodl(backend, loss, batch, spec, settings, cond, init, steps, bar)
             else:
                 done = _run_baseline(backend, loss, batch, spec, settings, cond, start, steps, bar)
+            if loss is not None:  # one rule for the CLI and batch: a non-finite loss is a failed run
+                check_finite_losses([r.seed for r in done], [r.loss for r in done])
             outputs += [_write_seed(out, r, record_fields) for r in done]  # finished seeds survive a later failure
             results += done
     seconds = time.perf_counter() - start_time

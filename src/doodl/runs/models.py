@@ -21,12 +21,9 @@ log = logging.getLogger(__name__)
 
 def resolve_device(device: str) -> torch.device:
     """'auto' -> cuda when available, else cpu; anything else as given (a missing CUDA is a clear error)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return dev
+    from ..devices import as_device
+
+    return as_device(device, "--device", allow_auto=True)
 
 
 def resolve_dtype(name: str) -> torch.dtype:
@@ -43,6 +40,12 @@ def is_short_name(model: str) -> bool:
     from ..backends.loading import known_backends
 
     return model.strip() in known_backends()
+
+
+def guide_label(g: "GuideSpec") -> str:
+    """How errors name a guide: 'classifier (mypkg:build)', 'clip-text (vit-g-14)', 'brightness'."""
+    what = g.options.get("classifier") or g.options.get("clip-model")
+    return f"{g.name} ({what})" if what else g.name
 
 
 @dataclass
@@ -99,7 +102,7 @@ class ModelCache:
             else:
                 scorer = build_scorer(g.name, context, _models=models, _index=i, **dict(g.options))
             terms.append((scorer, g.weight))
-        return WeightedSum(terms)
+        return WeightedSum(terms, names=[guide_label(g) for g in guides])
 
     def _zoo_classifier_scorer(self, g: "GuideSpec", context: Any, index: int) -> "Scorer":
         """ClassifierScorer over a zoo classifier on the backend's 28x28 images (no crops unless crops=N)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,9 +10,29 @@ import torch
 from torch import Tensor
 
 from ..io import atomic_write_text, grid, save_gif, save_loss_curve, save_png
+from ..io.jsontext import json_text
 from .record import RunRecord
 
 VERSIONED = ("doodl", "torch", "diffusers", "transformers")
+RUN_FILES = ("seed-*.png", "iterates-*.png", "iterates-*.gif", "loss.png", "run.json")  # what execute() writes
+
+
+def prepare_out_dir(out: Path, overwrite: bool, patterns: Sequence[str] = RUN_FILES, option: str = "--out") -> Path:
+    """Refuse a non-empty output folder (a new run would mix with the old one's files) unless overwrite is set;
+    then remove the earlier run's files (those matching `patterns`, folders among them included), keeping others."""
+    import shutil
+
+    entries = sorted(p.name for p in out.iterdir() if not p.name.startswith(".write-test-")) if out.is_dir() else []
+    if not entries:
+        return out
+    if not overwrite:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ValueError(f"{option} '{out}' is not empty ({shown}): a new run would mix with those files; give a "
+                         "new folder, or --overwrite to replace the previous run's outputs")
+    for pattern in patterns:
+        for p in out.glob(pattern):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    return out
 
 
 def package_versions() -> dict[str, str]:
@@ -71,5 +90,5 @@ def write_run_json(out: Path, record: RunRecord) -> Path:
     """run.json: the spec, resolved settings, per-seed per-step losses, final losses, seconds and versions."""
     path = out / "run.json"
     record.run_json = path
-    atomic_write_text(path, json.dumps(record.to_dict(), indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json_text(record.to_dict(), str(path), indent=2, sort_keys=False) + "\n")
     return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .checks import check_integer, check_number, parse_class, parse_guide_entry, parse_seed_list
+from .checks import check_classifier_spec, check_integer, check_number, parse_class, parse_guide_entry, parse_seed_list
 from .defaults import (
     CLASSIFIER_CLASSES,
     DEFAULT_CLASSIFIER,
@@ -77,7 +77,7 @@ class RunSpec:
         if isinstance(self.doodl_options, Mapping):
             put("doodl_options", dict(self.doodl_options))
         if isinstance(self.class_index, str):
-            put("class_index", parse_class(self.class_index, self.classifier))
+            put("class_index", parse_class(self.class_index, self.resolved_classifier))
         self._check()
 
     def _check(self) -> None:
@@ -118,6 +118,8 @@ class RunSpec:
         if not isinstance(self.low_memory, bool):
             raise ValueError(f"low_memory must be true or false, got {self.low_memory!r}")
         self.doodl_config()  # checks doodl_options
+        if self.task in ("generate", "edit") and not self.guides and self.method != "vanilla":
+            self._default_guide()  # a zoo model without a fitting guide fails here, before loading
 
     def _check_guides(self) -> None:
         from ..scorers.registry import SCORERS
@@ -129,6 +131,8 @@ class RunSpec:
             unknown = sorted({str(k).strip().replace("_", "-") for k in g.options} - set(entry.options))
             if unknown:  # checked here too, so a typo fails before any model is loaded
                 raise ValueError(f"--guide {g.name}: unknown option {unknown[0]!r}; valid options: {', '.join(entry.options)}")
+            if entry.name == "classifier" and "classifier" in g.options:
+                check_classifier_spec(g.options["classifier"], "--guide classifier: classifier")
 
     def _check_task(self) -> None:
         if self.task == "edit":
@@ -143,7 +147,8 @@ class RunSpec:
         if self.task == "classify-guide":
             if self.class_index is None:
                 raise ValueError("classify-guide needs --class (the target class index)")
-            classifier = self.classifier or DEFAULT_CLASSIFIER
+            classifier = self.resolved_classifier
+            check_classifier_spec(classifier)
             n = CLASSIFIER_CLASSES.get(classifier)
             v = self.class_index
             if n is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n):
@@ -186,27 +191,59 @@ class RunSpec:
             return DoodlConfig(lr=float(self.resolved()["lr"]), grad_mode=self.grad_mode, **values)  # type: ignore[arg-type]
         except TypeError as e:
             raise ValueError(f"bad DOODL option: {e}") from None
+        except ValueError as e:  # DoodlConfig's check names the field; say it came from --set
+            if str(e).split(" ")[0] in opts:
+                raise ValueError(f"--set {e}") from None
+            raise
 
     def resolved_guides(self) -> tuple["GuideSpec", ...]:
         """The guides this run optimises: the task's own guide and/or --guide terms, with --clip-model filled in.
 
         generate and edit use their default guide (clip-text toward the prompt; aesthetic toward --target) only
-        when no --guide is given; personalize and classify-guide always include theirs (references, class).
+        when no --guide is given, and not for vanilla sampling, which needs no scorer (then there are no guides);
+        on a zoo model generate's default is the zoo classifier toward the class the prompt names. personalize
+        and classify-guide always include theirs (references, class), which also scores the baselines.
         """
         from ..specs import GuideSpec
 
         own: GuideSpec | None = None
-        if self.task == "generate" and not self.guides:
-            own = GuideSpec("clip-text")
-        elif self.task == "edit" and not self.guides:
-            own = GuideSpec("aesthetic")
+        if self.task in ("generate", "edit") and not self.guides:
+            own = None if self.method == "vanilla" else self._default_guide()
         elif self.task == "personalize":
             own = GuideSpec("clip-image", 1.0, {"references": ";".join(self.references)})
         elif self.task == "classify-guide":
-            own = GuideSpec("classifier", 1.0, {"classifier": self.classifier or DEFAULT_CLASSIFIER,
+            own = GuideSpec("classifier", 1.0, {"classifier": self.resolved_classifier,
                                                 "class": str(self.class_index)})
         guides = ((own,) if own is not None else ()) + self.guides
         return tuple(self._fill(g) for g in guides)
+
+    @property
+    def resolved_classifier(self) -> str:
+        """classify-guide's classifier: as given, else the zoo's guidance classifier on a zoo model, else ImageNet's."""
+        from .models import is_short_name
+
+        if self.classifier:
+            return self.classifier
+        return "fashion-guide" if is_short_name(self.model) else DEFAULT_CLASSIFIER
+
+    def _default_guide(self) -> "GuideSpec":
+        """generate: clip-text; edit: aesthetic; on a zoo model (28x28 grayscale, no text) the zoo classifier."""
+        from ..specs import GuideSpec
+        from .models import is_short_name
+
+        if not is_short_name(self.model):
+            return GuideSpec("clip-text") if self.task == "generate" else GuideSpec("aesthetic")
+        hint = (f"--model {self.model} has no CLIP or aesthetic guide that fits its 28x28 grayscale images: give "
+                "--guide (e.g. --guide classifier,classifier=fashion-guide,class=sneaker)")
+        if self.task == "generate":
+            from ..data.fashion_mnist import class_index
+
+            try:
+                k = class_index(self.prompt)
+            except ValueError:
+                raise ValueError(f"{hint}, or a Fashion-MNIST class name as the prompt (e.g. \"sneaker\")") from None
+            return GuideSpec("classifier", 1.0, {"classifier": "fashion-guide", "class": str(k)})
+        raise ValueError(hint)
 
     def _fill(self, g: "GuideSpec") -> "GuideSpec":
         """Add the run-wide --clip-model / --clip-weight / --target to a guide that does not set them itself."""

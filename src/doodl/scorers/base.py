@@ -81,6 +81,15 @@ def check_loss(loss: object, batch: int, name: str) -> Tensor:
     return loss
 
 
+def check_grad_path(loss: Tensor, images: Tensor, name: str) -> Tensor:
+    """When gradients are being taken, a loss must depend differentiably on the images; else a ValueError naming it."""
+    if torch.is_grad_enabled() and images.requires_grad and not loss.requires_grad:
+        raise ValueError(f"{name} returned a loss with no gradient path to the images (detached, computed under "
+                         "torch.no_grad, or through numpy / .item()); DOODL and one-step guidance need a "
+                         "differentiable scorer")
+    return loss
+
+
 class UserScorer:
     """Any user-defined callable images -> (B,), wrapped with input and output shape checks."""
 
@@ -108,8 +117,10 @@ def as_scorer(fn: Callable[[Tensor], Tensor], name: str | None = None) -> Scorer
 class WeightedSum:
     """sum_i w_i c_i(x): several guides at once (DOODL Algorithm 1's cost c may be any such combination)."""
 
-    def __init__(self, terms: Sequence[tuple[Callable[[Tensor], Tensor], float]]):
+    def __init__(self, terms: Sequence[tuple[Callable[[Tensor], Tensor], float]], names: Sequence[str] | None = None):
         terms = list(terms)
+        if names is not None and len(names) != len(terms):
+            raise ValueError(f"weighted sum got {len(names)} names for {len(terms)} terms")
         if not terms:
             raise ValueError("weighted sum needs at least one (scorer, weight) pair")
         self.terms: list[tuple[Scorer, float]] = []
@@ -120,15 +131,16 @@ class WeightedSum:
             self.terms.append((as_scorer(fn), check_weight(w, f"weight of term {i}")))
         if not any(w > 0 for _, w in self.terms):
             raise ValueError("weighted sum weights must not all be zero")
+        self.names = list(names) if names is not None else [repr(fn) for fn, _ in self.terms]
 
     def __call__(self, images: Tensor) -> Tensor:
         """The weighted sum of the terms' per-image losses (B,); zero-weight terms are not evaluated."""
         check_images(images)
         total: Tensor | None = None
-        for fn, w in self.terms:
+        for (fn, w), name in zip(self.terms, self.names):
             if w == 0:
                 continue
-            term = w * fn(images).to(loss_dtype(images))
+            term = w * check_grad_path(fn(images), images, f"scorer {name}").to(loss_dtype(images))
             total = term if total is None else total + term
         assert total is not None  # at least one weight is > 0 (checked in __init__)
         return total

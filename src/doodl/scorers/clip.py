@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 import torch
@@ -9,6 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import as_rgb, square_resize
+
+log = logging.getLogger(__name__)
 
 # OpenAI CLIP's image normalisation (also used by the LAION-trained CLIPs)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -154,6 +157,7 @@ class ClipEmbedder:
         positions = getattr(getattr(getattr(self.model, "config", None), "text_config", None), "max_position_embeddings", None)
         if positions is not None:
             max_length = min(max_length, int(positions))
+        _warn_truncated(self.tokenizer, prompts, max_length, self.name)
         tok = self.tokenizer(prompts, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt")
         out = self.model.get_text_features(
             input_ids=tok["input_ids"].to(self.device), attention_mask=tok["attention_mask"].to(self.device)
@@ -162,3 +166,18 @@ class ClipEmbedder:
 
     def __repr__(self) -> str:
         return f"ClipEmbedder({self.name!r}, kind={self.kind}, image_size={self.image_size})"
+
+
+_TRUNCATION_WARNED: set[tuple[str, str, int]] = set()
+
+
+def _warn_truncated(tokenizer: Any, prompts: Sequence[str], max_length: int, name: str) -> None:
+    """Warn once per prompt and CLIP when the tokenizer will cut the prompt to max_length tokens."""
+    for p in prompts:
+        key = (name, p, max_length)
+        if key in _TRUNCATION_WARNED:
+            continue
+        n = len(tokenizer(p, truncation=False)["input_ids"])
+        if n > max_length:
+            _TRUNCATION_WARNED.add(key)
+            log.warning("prompt of %d tokens truncated to %d for CLIP %s: %r", n, max_length, name, p[:60] + "...")

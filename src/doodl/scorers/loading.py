@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..hub import offline_reason
 from .clip import CLIP_MEAN, CLIP_STD, ClipEmbedder
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,21 @@ def _load_transformers(source: str, name: str, device: str | torch.device, dtype
     src = str(local) if local.is_dir() else source
     if local.is_dir() and not (local / "config.json").is_file():
         raise FileNotFoundError(f"CLIP model {name!r}: folder {str(local)!r} has no config.json (save it with save_pretrained)")
-    try:
-        model = AutoModel.from_pretrained(src)  # dtype below: the keyword changed name across transformers 4 and 5
-    except (OSError, ValueError) as e:
+    offline = None if local.is_dir() else offline_reason()  # asked once: offline, load from the cache only
+    try:  # dtype below: the keyword changed name across transformers 4 and 5
+        model = AutoModel.from_pretrained(src, **({"local_files_only": True} if offline else {}))
+    except Exception as e:  # noqa: BLE001 -- missing files, and truncated ones (safetensors' own error type)
         if local.is_dir():
-            raise ValueError(f"CLIP model {name!r}: cannot load the folder {src!r} ({e})") from None
-        raise _not_found(name, looked) from None
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ValueError(f"CLIP model {name!r}: cannot load the folder {src!r} ({type(e).__name__}: {first}; "
+                             "a truncated or corrupt weights file? re-save it with save_pretrained)") from None
+        if not isinstance(e, (OSError, ValueError)):
+            raise
+        raise _not_found(name, looked + (f" ({offline})" if offline else "")) from None
     if not callable(getattr(model, "get_image_features", None)):
         raise ValueError(f"{name!r} loads as {type(model).__name__}, which is not a CLIP-style model (no get_image_features)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(src)
+        tokenizer = AutoTokenizer.from_pretrained(src, **({"local_files_only": True} if offline else {}))
     except (OSError, ValueError, TypeError) as e:
         log.warning("no tokenizer found for %s (%s); text guidance will not be available", name, e)
         tokenizer = None

@@ -64,12 +64,25 @@ class ScorerModels:
             if spec == "efficientnet-lite0":
                 self.classifiers[spec] = load_efficientnet_lite0(ctx.device, ctx.dtype)
             else:
+                _check_classifier_name(spec)
                 is_file = ":" not in spec or spec.endswith((".pt", ".pth", ".pt2"))
                 net = load_torchscript_classifier(spec, ctx.device) if is_file else load_callable(spec)
                 if not callable(net):
                     raise ValueError(f"--guide classifier: {spec!r} is not callable (expected a classifier module)")
                 self.classifiers[spec] = (net.to(ctx.device) if isinstance(net, torch.nn.Module) else net, None)
         return self.classifiers[spec]
+
+
+def _check_classifier_name(spec: str) -> None:
+    """A classifier spec that is no file and no module:callable is a typo of a name: list the names."""
+    from pathlib import Path
+
+    module, sep, attr = spec.partition(":")
+    if Path(spec).is_file() or spec.lower().endswith((".pt", ".pth", ".pt2")) or (sep and module and attr):
+        return
+    raise ValueError(f"--guide classifier: {spec!r} is not a known classifier, a classifier file (.pt, .pth, .pt2) "
+                     "or module:callable; known names: efficientnet-lite0 (and fashion-guide, fashion-eval on the "
+                     "zoo models)")
 
 
 _Models = ScorerModels  # earlier name, kept for callers that import it
