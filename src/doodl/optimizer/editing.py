@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..backends.base import Backend
 from ..samplers.edict import edict_invert
+from .config import coupling_dtype_for
 
 
 @dataclass
@@ -28,15 +29,17 @@ def invert_image(
     invert_to: int | None = None,
     mix: float = 0.93,
     leapfrog: bool = True,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype | str | None = None,
     **conditioning,
 ) -> InvertedImage:
     """Invert images in [0, 1] to an EDICT pair; invert_to = how many of the T steps to undo (default all T).
 
     Pass the result to doodl.optimize(init=(inv.x, inv.y), timesteps=inv.timesteps, ...). The paper inverts
-    unconditionally (empty prompt); conditioning is passed to backend.denoiser.
+    unconditionally (empty prompt); conditioning is passed to backend.denoiser. dtype is the coupling dtype
+    (None: float64 where the device has it, as doodl.optimize's default, so the pair regenerates exactly).
     """
     backend.check_images(images, "images")
+    dtype = coupling_dtype_for(backend.device, dtype)
     ts = backend.timesteps(num_inference_steps)
     k = len(ts) if invert_to is None else invert_to
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(ts):

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ..backends.base import Backend
 from ..samplers.edict import edict_sample
-from .config import DoodlConfig
+from .config import DoodlConfig, coupling_dtype_for
 from .result import DoodlResult, StepRecord
 from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
 from .typical import clamp_block_means
@@ -78,7 +78,7 @@ def optimize(
     model = backend.denoiser(**conditioning)
     ts = list(timesteps) if timesteps is not None else backend.timesteps(num_inference_steps)
     ac = backend.alphas_cumprod
-    dtype = cfg.coupling_dtype or (torch.float64 if backend.dtype == torch.float64 else torch.float32)
+    dtype = coupling_dtype_for(backend.device, cfg.coupling_dtype)  # float64 by default: exact coupling
 
     if init is None:
         x = initial_latents(backend, seeds, dtype)
@@ -95,7 +95,7 @@ def optimize(
     vel = [torch.zeros_like(x), torch.zeros_like(y)]  # momentum (or Adam's first moment) per chain
     adam_v = [torch.zeros_like(x), torch.zeros_like(y)]  # Adam's second moment per chain
     best_loss = torch.full((B,), float("inf"), device=x.device, dtype=torch.float64)
-    best_images = best_latents = initial_images = best_step = None
+    best_images = best_latents = best_latents_y = initial_images = best_step = None
     history: list[StepRecord] = []
     start = time.perf_counter()
 
@@ -125,13 +125,15 @@ def optimize(
         imgs = img_x.detach()
         if best_images is None:
             initial_images = imgs.clone()
-            best_images, best_latents = imgs.clone(), x.detach().clone()
+            best_images, best_latents, best_latents_y = imgs.clone(), x.detach().clone(), y.detach().clone()
             best_step = torch.zeros(B, dtype=torch.long)
             best_loss = torch.where(ok, cur, best_loss)
         else:
             m = improved.reshape(-1, *([1] * (imgs.ndim - 1)))
             best_images = torch.where(m, imgs, best_images)
-            best_latents = torch.where(improved.reshape(-1, *([1] * (x.ndim - 1))), x.detach(), best_latents)
+            ml = improved.reshape(-1, *([1] * (x.ndim - 1)))
+            best_latents = torch.where(ml, x.detach(), best_latents)
+            best_latents_y = torch.where(ml, y.detach(), best_latents_y)
             best_step = torch.where(improved.cpu(), torch.full_like(best_step, i), best_step)
             best_loss = torch.where(improved, cur, best_loss)
         history.append(StepRecord(i, cur.cpu(), (~ok).cpu(), lr.detach().cpu().clone(), time.perf_counter() - start))
@@ -162,7 +164,7 @@ def optimize(
     bar.close()
     assert best_images is not None and initial_images is not None
     return DoodlResult(best_images, best_latents, best_loss.cpu(), initial_images, history, seeds,
-                       time.perf_counter() - start, best_step)
+                       time.perf_counter() - start, best_step, best_latents_y, list(ts), dtype)
 
 
 def _update(cfg: DoodlConfig, grad: Tensor, vel: Tensor, v: Tensor, lr: Tensor, i: int) -> tuple[Tensor, Tensor]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
 
 
@@ -29,13 +30,21 @@ class DoodlResult:
     """Output of doodl.optimize: the best iterate's images and latents, and the per-step history."""
 
     images: Tensor  # (B, C, H, W) in [0, 1]: each image's best iterate (or last, with keep_best=False)
-    latents: Tensor  # (B, *latent_shape): x_T that produced `images`
+    latents: Tensor  # (B, *latent_shape): x_T that produced `images` (with latents_y: edict_sample's pair)
     loss: Tensor  # (B,) loss of `images`
     initial_images: Tensor  # (B, C, H, W): the images of the initial draw (what vanilla EDICT sampling gives)
     history: list[StepRecord] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     seconds: float = 0.0
     best_step: Tensor | None = None  # (B,) the step each returned image comes from
+    latents_y: Tensor | None = None  # (B, *latent_shape): y_T of the pair (equals `latents` when tied)
+    timesteps: list[int] = field(default_factory=list)  # the chain sampled from (x_T, y_T)
+    coupling_dtype: torch.dtype | None = None  # dtype of the pair and of EDICT's coupling arithmetic
+
+    @property
+    def pair(self) -> tuple[Tensor, Tensor]:
+        """(x_T, y_T): edict_sample over `timesteps` with the run's mix/leapfrog regenerates `images`' latents."""
+        return self.latents, self.latents if self.latents_y is None else self.latents_y
 
 
 @dataclass
