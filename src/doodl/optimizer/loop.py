@@ -79,6 +79,8 @@ def optimize(
     ts = list(timesteps) if timesteps is not None else backend.timesteps(num_inference_steps)
     ac = backend.alphas_cumprod
     dtype = coupling_dtype_for(backend.device, cfg.coupling_dtype)  # float64 by default: exact coupling
+    # The decoder and the loss see float32 latents (float64 with a float64 network), whatever the coupling dtype.
+    image_dtype = torch.float64 if backend.dtype == torch.float64 else torch.float32
 
     if init is None:
         x = initial_latents(backend, seeds, dtype)
@@ -108,7 +110,7 @@ def optimize(
             mode = cfg.grad_mode if needs_grad else "none"
             x0, y0 = edict_sample(model, xl, yl, ts, ac, cfg.mix, mode, leapfrog=cfg.leapfrog,
                                   final_alpha_cumprod=backend.final_alpha_cumprod, model_dtype=backend.dtype)
-            img_x, img_y = backend.decode(x0), backend.decode(y0)
+            img_x, img_y = backend.decode(x0.to(image_dtype)), backend.decode(y0.to(image_dtype))
             per_image = 0.5 * (evaluate_loss(loss, img_x) + evaluate_loss(loss, img_y))  # Alg. 1: L = (c(x0) + c(y0)) / 2
         finite = per_image.detach().isfinite()
         if needs_grad:
