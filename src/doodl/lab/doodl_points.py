@@ -81,4 +81,4 @@ def run_doodl_points(backend: VectorBackend, classifier: nn.Module, target: int,
     path = [res.latents.clone()]
     edict_sample(backend.denoiser(), res.latents, res.latents.clone(), ts, backend.alphas_cumprod, config.mix, "none",
                  leapfrog=config.leapfrog, callback=lambda d: path.append(d["x"].detach().clone()))
-    return DoodlPoints(res, Trajectories(torch.stack(path), ts), res.initial_images)
+    return DoodlPoints(res, Trajectories(torch.stack(path).float(), ts), res.initial_images)  # float64 coupling, float32 paths
