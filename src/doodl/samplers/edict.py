@@ -77,7 +77,7 @@ def edict_inverse_step(
     return x, y
 
 
-def y_first(step: Step, leapfrog: bool) -> bool:
+def updates_y_first(step: Step, leapfrog: bool) -> bool:
     """Leapfrog: at odd steps the y chain is updated first (the mixing order never changes)."""
     return leapfrog and step.index % 2 == 1
 
@@ -86,7 +86,7 @@ def forward_step(
     model: Denoiser, x: Tensor, y: Tensor, step: Step, mix: float, leapfrog: bool, model_dtype: torch.dtype | None
 ) -> tuple[Tensor, Tensor]:
     """edict_step with leapfrog's update order; raises NonFiniteError naming the step if the pair goes NaN/inf."""
-    x, y = edict_step(model, x, y, step, mix, model_dtype, y_first=y_first(step, leapfrog))
+    x, y = edict_step(model, x, y, step, mix, model_dtype, y_first=updates_y_first(step, leapfrog))
     check_finite_step(step, x, y)
     return x, y
 
@@ -95,7 +95,7 @@ def inverse_step(
     model: Denoiser, x: Tensor, y: Tensor, step: Step, mix: float, leapfrog: bool, model_dtype: torch.dtype | None
 ) -> tuple[Tensor, Tensor]:
     """edict_inverse_step with leapfrog's update order; raises NonFiniteError naming the step on NaN/inf."""
-    x, y = edict_inverse_step(model, x, y, step, mix, model_dtype, y_first=y_first(step, leapfrog))
+    x, y = edict_inverse_step(model, x, y, step, mix, model_dtype, y_first=updates_y_first(step, leapfrog))
     check_finite_step(step, x, y, inverse=True)
     return x, y
 

@@ -6,8 +6,8 @@ final pair. Going backward, each step's input is rebuilt from its output with th
 and the two network evaluations that the inverse makes are exactly the two that the forward step made
 (eps(x_inter) of 5.2, then eps(y_t) of 5.1, for the x-first order), so we run them with grad on and reuse them
 for the vector-Jacobian products. The cotangent of 5.2's evaluation is known before any network runs, so each
-graph is pulled back and freed before the next is built: one network graph alive at a time (peak saved
-memory about 1.5x one network call rather than 2.5x). Per step: 2 evaluations and 2 VJPs, about 8T
+graph is pulled back and freed before the next is built: one network graph alive at a time (peak live saved
+tensors 1.0x one network call's, was 2.0x with both graphs alive; BENCHMARKS.md §2). Per step: 2 evaluations and 2 VJPs, about 8T
 evaluations for a whole gradient.
 """
 
@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from .common import Callback, Denoiser, Step, call_model, check_finite_step
-from .edict import forward_step, run_chain, unmix_pair, y_first
+from .edict import forward_step, run_chain, unmix_pair, updates_y_first
 
 
 def _undo_and_pull_back(
@@ -36,7 +36,7 @@ def _undo_and_pull_back(
     """Undo eq. 5.1/5.2 (u updated first) with eq. 6.3/6.4 and pull the gradients back, one graph at a time."""
     a, b = step.a, step.b
     with torch.enable_grad():
-        # (6.3) v = (v_inter - b eps(u_inter)); eps(u_inter) is forward (5.2) v_inter = a v + b eps(u_inter).
+        # (6.3) v = (v_inter - b eps(u_inter)) / a; eps(u_inter) is forward (5.2) v_inter = a v + b eps(u_inter).
         u_inter_ = u_inter.detach().requires_grad_(True)
         eps_u = call_model(model, u_inter_, step.t, model_dtype)
         v = ((v_inter - b * eps_u.detach()) / a).detach()
@@ -113,7 +113,7 @@ class _ReversibleEdict(torch.autograd.Function):
         totals: list[Tensor | None] = [None] * len(params)
         for step in reversed(steps):
             x, y, gx, gy, pg = step_backward(model, x, y, gx, gy, step, mix, model_dtype, params,
-                                             y_first(step, leapfrog))
+                                             updates_y_first(step, leapfrog))
             totals = [_add(t, g) for t, g in zip(totals, pg)]
         it = iter(totals)
         out = [next(it) if q.requires_grad else None for q in ctx.params]
