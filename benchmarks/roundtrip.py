@@ -7,6 +7,7 @@ deterministic kernels).
 
     python benchmarks/roundtrip.py                          # CPU: pixel UNet 1x3x32x32, T in {10, 25, 50}
     python benchmarks/roundtrip.py --device cuda --sd15     # GPU: SD 1.5 UNet architecture, 64x64 latents
+    python benchmarks/roundtrip.py --edit-tiny-sd           # doodl edit's path: encode, invert_image, regenerate
 """
 
 from __future__ import annotations
@@ -49,6 +50,26 @@ def build(device: str, sd15: bool, size: int):
     return (lambda x, t: unet(x, t).sample), unet, doodl.make_alphas_cumprod("linear"), (1, 3, size, size)
 
 
+def edit_tiny_sd(steps: list[int]) -> list[dict]:
+    """Max |z0' - z0| of invert_image then edict_sample on doodl.testing's tiny SD (float32 network)."""
+    from doodl.testing import tiny_sd_pipeline
+
+    backend = doodl.StableDiffusionBackend.from_pipeline(tiny_sd_pipeline())
+    img = torch.rand((1, *backend.image_shape), generator=torch.Generator().manual_seed(0))
+    rows = []
+    for coupling in ("float64", "float32"):
+        for T in steps:
+            inv = doodl.invert_image(backend, img, num_inference_steps=T, dtype=coupling)
+            with torch.no_grad():
+                z0 = backend.encode(img).to(inv.x.dtype)
+                x0, y0 = doodl.edict_sample(backend.denoiser(), inv.x, inv.y, inv.steps, grad="none",
+                                            model_dtype=backend.dtype)
+            err = max((x0 - z0).abs().max().item(), (y0 - z0).abs().max().item())
+            rows.append({"coupling": coupling, "network": "float32", "T": T, "max_abs": err,
+                         "rel": ((x0 - z0).double().norm() / z0.double().norm()).item()})
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", default="10,25,50")
@@ -56,7 +77,17 @@ def main() -> None:
     p.add_argument("--sd15", action="store_true")
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "roundtrip.json"))
+    p.add_argument("--edit-tiny-sd", action="store_true", help="invert_image + regenerate on the tiny SD components")
     a = p.parse_args()
+    if a.edit_tiny_sd:
+        rows = edit_tiny_sd([int(s) for s in a.steps.split(",")])
+        print(f"# doodl edit round trip on {machine()}: tiny SD (doodl.testing), encode -> invert_image -> edict_sample")
+        for r in rows:
+            print(f"{r['coupling']:>9} {r['network']:>9} {r['T']:>3} {r['max_abs']:10.2e} {r['rel']:10.2e}")
+        out = a.out.replace("roundtrip.json", "roundtrip_edit_tiny_sd.json")
+        with open(out, "w") as f:
+            json.dump({"machine": machine(), "rows": rows}, f, indent=1)
+        return
     model, unet, ac, shape = build(a.device, a.sd15, a.size)
     rows = []
     for coupling, net in combos(a.device):

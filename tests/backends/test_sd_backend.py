@@ -179,6 +179,20 @@ def test_decode_and_encode(backend):
     torch.testing.assert_close(enc, ref)
 
 
+def test_encode_seeded_sample_matches_the_vae_posterior_sample(backend):
+    img = backend.decode(noise(backend, 1))
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    with torch.no_grad():
+        mean, sample, again = backend.encode(img), backend.encode(img, generator=g()), backend.encode(img, generator=g())
+        ref = backend.vae.encode(img * 2 - 1).latent_dist.sample(generator=g()) * backend.vae.config.scaling_factor
+        other = backend.encode(img, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(sample, again) and not torch.equal(sample, other)  # seeded: reproducible, seed matters
+    assert (sample - mean).abs().max() > 1e-4
+    torch.testing.assert_close(sample, ref)  # what the EDICT code does: latent_dist.sample(generator)
+    with pytest.raises(ValueError, match="generator"):
+        backend.encode(img, generator=3)
+
+
 def test_memory_options_keep_the_results():
     plain = StableDiffusionBackend.from_pipeline(tiny_sd_pipeline())
     lean = StableDiffusionBackend.from_pipeline(tiny_sd_pipeline(), attention_slicing=1, vae_slicing=True,

@@ -56,6 +56,8 @@ def test_from_dict_reads_aliases_and_dashes():
     ({"doodl_options": {"momentum": 1.5}}, "momentum"),
     ({"doodl_options": {"lr": 1}}, "'lr'"),
     ({"dtype": "int8"}, "--dtype"),
+    ({"coupling_dtype": "float16"}, "--coupling-dtype"),
+    ({"doodl_options": {"coupling_dtype": "float32"}}, "coupling_dtype"),
     ({"device": "tpu"}, "--device"),
     ({"guides": ["sharpness"]}, "valid guides"),
     ({"guides": [{"name": "clip-text", "weight": -1}]}, "weight"),

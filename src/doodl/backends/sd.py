@@ -290,9 +290,22 @@ class StableDiffusionBackend(Backend):
         images = self.vae.decode(z.to(self.dtype)).sample
         return ((images.float() + 1) / 2).clamp(0, 1)
 
-    def encode(self, images: Tensor) -> Tensor:
-        """VAE posterior mean (deterministic) times scaling_factor: images in [0, 1] -> clean latents, float32."""
+    def encode(self, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """Images in [0, 1] -> clean latents (float32): the VAE posterior's mean, or a seeded sample from it.
+
+        Args:
+            images: (B, 3, H, W) in [0, 1].
+            generator: None (default) returns the posterior mean, deterministic; a CPU torch.Generator returns
+                mean + std * N(0, I) with the noise drawn from it, a sample as the EDICT authors' code encodes
+                (``latent_dist.sample(generator)``), reproducible from the generator's seed.
+        """
         self.check_images(images)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         x = images.to(self.device, self.dtype) * 2 - 1
-        z = self.vae.encode(x).latent_dist.mean
+        dist = self.vae.encode(x).latent_dist
+        z = dist.mean
+        if generator is not None:  # noise drawn on the generator's device (CPU) so a seed gives the same sample anywhere
+            noise = torch.randn(z.shape, generator=generator, device=generator.device, dtype=torch.float32)
+            z = z.float() + dist.std.float() * noise.to(z.device)
         return ((z.float() - self.shift_factor) * self.scaling_factor)

@@ -16,7 +16,7 @@ from ..io.jsontext import json_text
 from ..runs import RunRecord, RunSpec, execute
 from ..runs.execute import check_inputs
 from ..runs.outputs import prepare_out_dir
-from ..runs.defaults import DEFAULT_CLASSIFIER, DEFAULT_MODEL, DTYPES, GRAD_MODES
+from ..runs.defaults import COUPLING_DTYPES, DEFAULT_CLASSIFIER, DEFAULT_MODEL, DTYPES, GRAD_MODES
 from .logs import silence_third_party
 from .options import MethodChoice, SeedRange
 
@@ -83,6 +83,9 @@ def common_options(f: Callable) -> Callable:
                      help="Other DOODL options: momentum, mix, perturb_std, optimizer, target_loss, keep_best, typical_clamp, ..."),
         click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
                      help="Network dtype; float16 halves GPU memory."),
+        click.option("--coupling-dtype", type=click.Choice(COUPLING_DTYPES), default="auto", show_default=True,
+                     help="EDICT's coupling arithmetic (the network keeps --dtype): auto = float64 where the device "
+                          "has it (exact inversion; MPS: float32)."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Output folder, created if missing; must be empty [default: outputs/<command>]."),

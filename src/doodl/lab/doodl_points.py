@@ -83,4 +83,4 @@ def run_doodl_points(backend: VectorBackend, classifier: nn.Module, target: int,
     path = [res.latents.clone()]
     edict_sample(backend.denoiser(Conditioning()), res.latents, res.latents.clone(), steps, config.mix, "none",
                  leapfrog=config.leapfrog, callback=lambda d: path.append(d["x"].detach().clone()))
-    return DoodlPoints(res, Trajectories(torch.stack(path), [int(s.t) for s in steps]), res.initial_images)
+    return DoodlPoints(res, Trajectories(torch.stack(path).float(), [int(s.t) for s in steps]), res.initial_images)  # float64 coupling, float32 paths

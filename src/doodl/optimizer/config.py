@@ -31,11 +31,13 @@ class DoodlConfig:
     keep_best: bool = True  # return each image's lowest-loss iterate rather than the last (ours)
     target_loss: float | None = None  # stop once every image's loss is <= this (ours)
     nonfinite_lr_factor: float = 0.5  # on a non-finite loss/gradient: skip that image's update, scale its lr (ours)
-    coupling_dtype: torch.dtype | None = None  # dtype of EDICT's coupling arithmetic; None: float32, or the
-    #                                            network's dtype when that is float64
+    coupling_dtype: torch.dtype | str | None = None  # dtype of EDICT's coupling arithmetic (the network keeps
+    #   its own); None: float64 where the device has it (CPU, CUDA), so sampling inverts exactly (EDICT §3),
+    #   float32 on MPS (no float64). See coupling_dtype_for; "float32"/"float64" strings are accepted.
 
     def __post_init__(self) -> None:
         """Range-check every field; errors name the field."""
+        object.__setattr__(self, "coupling_dtype", as_coupling_dtype(self.coupling_dtype))
         check_config(self)
 
     @classmethod
@@ -84,3 +86,28 @@ def check_config(cfg: DoodlConfig) -> None:
         raise ValueError(f"adam_betas must be two numbers in [0, 1), got {betas!r}")
     for b in betas:
         _number("adam_betas", b, 0, high=1, open_high=True)
+
+
+COUPLING_DTYPES = {"float32": torch.float32, "float64": torch.float64}  # float16 would make EDICT inexact
+
+
+def as_coupling_dtype(value: torch.dtype | str | None) -> torch.dtype | None:
+    """None, or float32 / float64 given as a torch dtype or its name; anything else is a ValueError."""
+    if value is None or value == "auto":
+        return None
+    name = str(value).removeprefix("torch.")
+    if name not in COUPLING_DTYPES:
+        raise ValueError(f"coupling_dtype must be auto, float32 or float64, got {value!r}")
+    return COUPLING_DTYPES[name]
+
+
+def coupling_dtype_for(device: torch.device | str, requested: torch.dtype | str | None = None) -> torch.dtype:
+    """The coupling dtype on `device`: the requested one, else float64 (exact), or float32 where there is no
+    float64 (Apple MPS); asking for float64 on MPS is a ValueError."""
+    dev = torch.device(device)
+    dtype = as_coupling_dtype(requested)
+    if dev.type == "mps":
+        if dtype == torch.float64:
+            raise ValueError("coupling_dtype float64 is not supported on MPS (no float64 there); use float32")
+        return torch.float32
+    return torch.float64 if dtype is None else dtype

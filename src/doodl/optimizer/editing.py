@@ -11,6 +11,7 @@ from ..backends.base import Backend
 from ..conditioning import Conditioning
 from ..samplers.chain import edict_invert
 from ..schedules.steps import Step
+from .config import coupling_dtype_for
 
 
 @dataclass
@@ -43,7 +44,7 @@ def invert_image(
     invert_to: int | None = None,
     mix: float = 0.93,
     leapfrog: bool = True,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype | str | None = None,
     **conditioning,
 ) -> InvertedImage:
     """Invert images in [0, 1] to an EDICT pair; invert_to = how many of the T steps to undo (default all T).
@@ -51,9 +52,11 @@ def invert_image(
     Pass the result to doodl.optimize(init=(inv.x, inv.y), steps=inv.steps, ...). The paper inverts
     unconditionally (empty prompt); conditioning (Conditioning fields) is passed to backend.denoiser. The
     steps are a slice of backend.steps(num_inference_steps), so each keeps its index in the full chain and
-    EDICT's leapfrog swaps at the same steps on the way down as on the way up.
+    EDICT's leapfrog swaps at the same steps on the way down as on the way up. dtype is the coupling dtype
+    (None: float64 where the device has it, as doodl.optimize's default, so the pair regenerates exactly).
     """
     backend.check_images(images, "images")
+    dtype = coupling_dtype_for(backend.device, dtype)
     full = backend.steps(num_inference_steps)
     sub = tail_steps(full, invert_to)
     model = backend.denoiser(Conditioning.from_kwargs(**conditioning))

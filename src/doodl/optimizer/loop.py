@@ -19,7 +19,7 @@ from ..samplers.chain import edict_sample
 from ..schedules.steps import Step
 from ..scorers.base import check_grad_path
 from .checks import check_init
-from .config import DoodlConfig
+from .config import DoodlConfig, coupling_dtype_for
 from .result import DoodlResult, StepRecord
 from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
 from .typical import clamp_block_means
@@ -83,7 +83,9 @@ def optimize(
     seeds = as_seed_list(seed)
     model = backend.denoiser(Conditioning.from_kwargs(**conditioning))
     chain = list(steps) if steps is not None else backend.steps(num_inference_steps)
-    dtype = cfg.coupling_dtype or (torch.float64 if backend.dtype == torch.float64 else torch.float32)
+    dtype = coupling_dtype_for(backend.device, cfg.coupling_dtype)  # float64 by default: exact coupling
+    # The decoder and the loss see float32 latents (float64 with a float64 network), whatever the coupling dtype.
+    image_dtype = torch.float64 if backend.dtype == torch.float64 else torch.float32
 
     if init is None:
         x = initial_latents(backend, seeds, dtype)
@@ -98,7 +100,7 @@ def optimize(
     vel = [torch.zeros_like(x), torch.zeros_like(y)]  # momentum (or Adam's first moment) per chain
     adam_v = [torch.zeros_like(x), torch.zeros_like(y)]  # Adam's second moment per chain
     best_loss = torch.full((B,), float("inf"), device=x.device, dtype=torch.float64)
-    best_images = best_latents = initial_images = best_step = None
+    best_images = best_latents = best_latents_y = initial_images = best_step = None
     history: list[StepRecord] = []
     start = time.perf_counter()
 
@@ -110,7 +112,7 @@ def optimize(
         with torch.set_grad_enabled(needs_grad):
             mode = cfg.grad_mode if needs_grad else "none"
             x0, y0 = edict_sample(model, xl, yl, chain, cfg.mix, mode, leapfrog=cfg.leapfrog, model_dtype=backend.dtype)
-            img_x, img_y = backend.decode(x0), backend.decode(y0)
+            img_x, img_y = backend.decode(x0.to(image_dtype)), backend.decode(y0.to(image_dtype))
             per_image = 0.5 * (evaluate_loss(loss, img_x) + evaluate_loss(loss, img_y))  # Alg. 1: L = (c(x0) + c(y0)) / 2
         finite = per_image.detach().isfinite()
         if needs_grad:
@@ -127,13 +129,15 @@ def optimize(
         imgs = img_x.detach()
         if best_images is None:
             initial_images = imgs.clone()
-            best_images, best_latents = imgs.clone(), x.detach().clone()
+            best_images, best_latents, best_latents_y = imgs.clone(), x.detach().clone(), y.detach().clone()
             best_step = torch.zeros(B, dtype=torch.long)
             best_loss = torch.where(ok, cur, best_loss)
         else:
             m = improved.reshape(-1, *([1] * (imgs.ndim - 1)))
             best_images = torch.where(m, imgs, best_images)
-            best_latents = torch.where(improved.reshape(-1, *([1] * (x.ndim - 1))), x.detach(), best_latents)
+            ml = improved.reshape(-1, *([1] * (x.ndim - 1)))
+            best_latents = torch.where(ml, x.detach(), best_latents)
+            best_latents_y = torch.where(ml, y.detach(), best_latents_y)
             best_step = torch.where(improved.cpu(), torch.full_like(best_step, i), best_step)
             best_loss = torch.where(improved, cur, best_loss)
         history.append(StepRecord(i, cur.cpu(), (~ok).cpu(), lr.detach().cpu().clone(), time.perf_counter() - start))
@@ -164,7 +168,7 @@ def optimize(
     bar.close()
     assert best_images is not None and initial_images is not None
     return DoodlResult(best_images, best_latents, best_loss.cpu(), initial_images, history, seeds,
-                       time.perf_counter() - start, best_step)
+                       time.perf_counter() - start, best_step, best_latents_y, list(chain), dtype)
 
 
 def _update(cfg: DoodlConfig, grad: Tensor, vel: Tensor, v: Tensor, lr: Tensor, i: int) -> tuple[Tensor, Tensor]:

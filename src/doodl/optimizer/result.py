@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
+
+from ..schedules.steps import Step
 
 
 @dataclass
@@ -29,7 +32,7 @@ class DoodlResult:
     """Output of doodl.optimize: the best iterate's images and latents, and the per-step history."""
 
     images: Tensor  # (B, C, H, W) in [0, 1]: each image's best iterate (or last, with keep_best=False)
-    latents: Tensor  # (B, *latent_shape): x_T that produced `images`
+    latents: Tensor  # (B, *latent_shape): x_T that produced `images` (with latents_y: edict_sample's pair)
     loss: Tensor  # (B,) loss of `images`
     initial_images: Tensor  # (B, C, H, W): the images of the initial draw (what vanilla EDICT sampling gives)
     history: list[StepRecord] = field(default_factory=list)  # one per evaluation: [0] the initial draw, then one
@@ -37,6 +40,19 @@ class DoodlResult:
     seeds: list[int] = field(default_factory=list)
     seconds: float = 0.0
     best_step: Tensor | None = None  # (B,) the step each returned image comes from
+    latents_y: Tensor | None = None  # (B, *latent_shape): y_T of the pair (equals `latents` when tied)
+    steps: list[Step] = field(default_factory=list)  # the chain sampled from (x_T, y_T)
+    coupling_dtype: torch.dtype | None = None  # dtype of the pair and of EDICT's coupling arithmetic
+
+    @property
+    def timesteps(self) -> list[int | float]:
+        """The t of each step of the chain, noisiest first (for records)."""
+        return [s.t for s in self.steps]
+
+    @property
+    def pair(self) -> tuple[Tensor, Tensor]:
+        """(x_T, y_T): edict_sample over `steps` with the run's mix/leapfrog regenerates `images`' latents."""
+        return self.latents, self.latents if self.latents_y is None else self.latents_y
 
 
 @dataclass

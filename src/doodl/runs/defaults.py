@@ -8,6 +8,7 @@ TASKS = ("generate", "personalize", "edit", "classify-guide")
 METHODS = ("doodl", "one_step", "vanilla")
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 GRAD_MODES = ("reversible", "checkpoint", "naive")
+COUPLING_DTYPES = ("auto", "float64", "float32")  # auto: float64 where the device has it (optimizer.config)
 
 DEFAULT_MODEL = "CompVis/stable-diffusion-v1-4"  # §4: "StableDiffusion v1.4"
 DEFAULT_CLASSIFIER = "efficientnet-lite0"  # the ImageNet classifier available offline (PyPI, Apache-2.0)

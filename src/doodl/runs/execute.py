@@ -17,7 +17,8 @@ from ..backends.base import Backend
 from ..conditioning import Conditioning
 from ..io import check_writable_dir, load_image
 from .models import ModelCache, resolve_device, resolve_dtype
-from .outputs import image_metadata, package_versions, write_loss_curve, write_run_json, write_seed_files
+from .outputs import (image_metadata, package_versions, write_latents, write_loss_curve, write_run_json,
+                      write_seed_files)
 from .checks import check_finite_losses, check_steps_fit
 from .record import RunRecord, SeedOutput, json_float
 from ..schedules.steps import Step
@@ -36,6 +37,7 @@ class _SeedResult:
     best_step: int | None = None
     frames: list[Tensor] = field(default_factory=list)
     frame_steps: list[int] = field(default_factory=list)
+    pair: tuple[Tensor, Tensor] | None = None  # DOODL: (x_T, y_T) that regenerates `image` (CPU, coupling dtype)
 
 
 def check_inputs(spec: RunSpec) -> None:
@@ -132,7 +134,8 @@ def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSp
             s, result.images[b].detach().float().cpu(), json_float(result.loss[b]),
             [json_float(h.loss[b]) for h in result.history],
             int(result.best_step[b]) if result.best_step is not None else None,
-            [f[b] for _, f in frames], [st for st, _ in frames]))
+            [f[b] for _, f in frames], [st for st, _ in frames],
+            (result.pair[0][b].detach().cpu(), result.pair[1][b].detach().cpu())))
     return out
 
 
@@ -175,6 +178,19 @@ def _run_baseline(backend: Backend, loss: Loss | None, batch: tuple[int, ...], s
     return [_SeedResult(s, images[b].detach().float().cpu(), json_float(final[b])) for b, s in enumerate(batch)]
 
 
+def chain_record(spec: RunSpec, backend: Backend, steps: list[Step] | None) -> dict[str, Any]:
+    """What regenerates a DOODL image from its latents-<s>.pt pair: edict_sample over
+    backend.steps(num_inference_steps)[first_step:] with this mix, leapfrog and coupling dtype, on the run's model
+    and conditioning (prompt, negative_prompt, guidance_scale)."""
+    from ..optimizer.config import coupling_dtype_for
+
+    cfg = spec.doodl_config()
+    chain = list(steps) if steps is not None else backend.steps(spec.steps)
+    return {"num_inference_steps": spec.steps, "first_step": chain[0].index, "timesteps": [s.t for s in chain],
+            "mix": cfg.mix, "leapfrog": cfg.leapfrog,
+            "coupling_dtype": str(coupling_dtype_for(backend.device, cfg.coupling_dtype)).removeprefix("torch.")}
+
+
 def _edit_start(spec: RunSpec, backend: Backend, cond: dict[str, Any], invert_to: int):
     """Invert the image: exactly with EDICT for DOODL (§5.3), with DDIM for the baselines."""
     from ..optimizer.editing import invert_image, tail_steps
@@ -184,7 +200,7 @@ def _edit_start(spec: RunSpec, backend: Backend, cond: dict[str, Any], invert_to
     if spec.method == "doodl":
         cfg = spec.doodl_config()
         inv = invert_image(backend, image, num_inference_steps=spec.steps, invert_to=invert_to, mix=cfg.mix,
-                           leapfrog=cfg.leapfrog, **cond)
+                           leapfrog=cfg.leapfrog, dtype=cfg.coupling_dtype, **cond)
         return (inv.x, inv.y), inv.steps
     steps = tail_steps(backend.steps(spec.steps), invert_to)
     with torch.no_grad():
@@ -220,6 +236,8 @@ def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models
             init, steps = _edit_start(spec, backend, cond, settings["invert_to"])
         else:
             start, steps = _edit_start(spec, backend, cond, settings["invert_to"])
+    if spec.method == "doodl":
+        settings["chain"] = chain_record(spec, backend, steps)
     batches = [spec.seeds[i : i + spec.batch_size] for i in range(0, len(spec.seeds), spec.batch_size)]
     n_sampler = len(steps) if steps is not None else spec.steps
     per_batch = settings["opt_steps"] + 1 if spec.method == "doodl" else n_sampler
@@ -252,5 +270,6 @@ def _write_seed(out: Path, r: _SeedResult, record_fields: dict[str, Any]) -> See
     """Write one seed's image (with metadata), strip and GIF; drop its frames from memory."""
     meta = image_metadata(record_fields, r.seed, r.loss, r.best_step)
     image, strip, gif = write_seed_files(out, r.seed, r.image, r.frames, r.frame_steps, meta)
+    latents = write_latents(out, r.seed, r.pair) if r.pair is not None else None
     r.frames = []
-    return SeedOutput(r.seed, r.loss, image, r.losses, r.best_step, r.frame_steps, strip, gif)
+    return SeedOutput(r.seed, r.loss, image, r.losses, r.best_step, r.frame_steps, strip, gif, latents)

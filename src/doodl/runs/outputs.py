@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from ..io import atomic_write_text, grid, save_gif, save_loss_curve, save_png
+from ..io import atomic_path, atomic_write_text, grid, save_gif, save_loss_curve, save_png
 from ..io.jsontext import json_text
 from .record import RunRecord
 
@@ -78,6 +78,14 @@ def write_seed_files(out: Path, seed: int, image: Tensor, frames: Sequence[Tenso
         stack = torch.nn.functional.interpolate(stack.float(), scale_factor=scale, mode="nearest")
     gif = save_gif(out / f"iterates-{seed}.gif", list(stack), duration_ms=300)
     return path, strip, gif
+
+
+def write_latents(out: Path, seed: int, pair: tuple[Tensor, Tensor]) -> Path:
+    """latents-<s>.pt: {"x_T", "y_T"}, the EDICT pair that regenerates seed-<s>.png (see run.json settings.chain)."""
+    path = out / f"latents-{seed}.pt"
+    with atomic_path(path) as tmp:
+        torch.save({"x_T": pair[0].contiguous(), "y_T": pair[1].contiguous()}, tmp)
+    return path
 
 
 def write_loss_curve(out: Path, losses: Sequence[Sequence[float | None]], seeds: Sequence[int]) -> Path:

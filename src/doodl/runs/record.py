@@ -33,6 +33,7 @@ class SeedOutput:
     iterate_steps: list[int] = field(default_factory=list)  # DOODL: steps shown in the strip and GIF
     iterates: Path | None = None  # iterates-<s>.png (DOODL)
     gif: Path | None = None  # iterates-<s>.gif (DOODL)
+    latents: Path | None = None  # latents-<s>.pt (DOODL): the (x_T, y_T) pair that regenerates `image`
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (paths as strings)."""
@@ -40,6 +41,7 @@ class SeedOutput:
             "seed": self.seed, "loss": self.loss, "best_step": self.best_step, "losses": self.losses,
             "iterate_steps": self.iterate_steps, "image": str(self.image),
             "iterates": str(self.iterates) if self.iterates else None, "gif": str(self.gif) if self.gif else None,
+            "latents": str(self.latents) if self.latents else None,
         }
 
 
@@ -65,7 +67,7 @@ class RunRecord:
     @property
     def paths(self) -> list[Path]:
         """Every file the run wrote."""
-        files = [p for o in self.outputs for p in (o.image, o.iterates, o.gif) if p is not None]
+        files = [p for o in self.outputs for p in (o.image, o.iterates, o.gif, o.latents) if p is not None]
         return files + [p for p in (self.loss_curve, self.run_json) if p is not None]
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .checks import check_classifier_spec, check_integer, check_number, parse_class, parse_guide_entry, parse_seed_list
 from .defaults import (
     CLASSIFIER_CLASSES,
+    COUPLING_DTYPES,
     DEFAULT_CLASSIFIER,
     DEFAULT_MODEL,
     DTYPES,
@@ -53,6 +54,7 @@ class RunSpec:
     clip_weights: tuple[float, ...] = ()  # ensemble weights, one per clip_models entry (§5.4: 0.5, 0.25, 0.25)
     dtype: str = "float32"  # network dtype; float16 halves memory on GPU
     device: str = "auto"  # auto: cuda when available, else cpu
+    coupling_dtype: str = "auto"  # EDICT's coupling arithmetic; auto: float64 (exact) where the device has it
     grad_mode: str = "reversible"  # reversible: memory constant in T (§4); checkpoint; naive
     crops: int = 16  # multi-crop augmentations per image (§4: 16); 0 = none
     height: int | None = None  # image size (Stable Diffusion only); None: the model's
@@ -105,6 +107,8 @@ class RunSpec:
             check_number("--clip-weight", w, 0)
         if self.dtype not in DTYPES:
             raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.coupling_dtype not in COUPLING_DTYPES:
+            raise ValueError(f"--coupling-dtype must be one of {', '.join(COUPLING_DTYPES)}, got {self.coupling_dtype!r}")
         if not isinstance(self.device, str) or not self.device.split(":")[0] in ("auto", "cpu", "cuda", "mps"):
             raise ValueError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.grad_mode not in GRAD_MODES:
@@ -176,7 +180,7 @@ class RunSpec:
         }
 
     def doodl_config(self):
-        """The DoodlConfig for this run (lr and grad_mode from their fields, other knobs from doodl_options)."""
+        """The DoodlConfig for this run (lr, grad_mode, coupling_dtype from their fields, others from doodl_options)."""
         from ..optimizer.config import DoodlConfig
 
         opts = self.doodl_options
@@ -188,7 +192,8 @@ class RunSpec:
             raise ValueError(f"unknown DOODL option {unknown[0]!r}; valid: {', '.join(sorted(known))}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in opts.items()}
         try:
-            return DoodlConfig(lr=float(self.resolved()["lr"]), grad_mode=self.grad_mode, **values)  # type: ignore[arg-type]
+            return DoodlConfig(lr=float(self.resolved()["lr"]), grad_mode=self.grad_mode,  # type: ignore[arg-type]
+                               coupling_dtype=self.coupling_dtype, **values)
         except TypeError as e:
             raise ValueError(f"bad DOODL option: {e}") from None
         except ValueError as e:  # DoodlConfig's check names the field; say it came from --set

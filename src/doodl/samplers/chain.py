@@ -41,7 +41,9 @@ def edict_sample(
             float32 network).
         params: tensors the model closes over that should receive gradients in "reversible" mode (e.g. prompt
             embeddings). "checkpoint" and "naive" find them on their own through autograd.
-        callback: called after every step with {"i", "t", "x", "y"} ("naive" and "none" modes only).
+        callback: called after every step with {"i", "t", "x", "y"}, in every mode; in "reversible" mode the
+            forward pass runs without a graph, so x and y carry none (use "checkpoint" or "naive" to backpropagate
+            through intermediate latents).
     """
     check_pair(xT, yT, "xT", "yT")
     mix = check_mix(mix)
@@ -52,9 +54,9 @@ def edict_sample(
     if grad == "naive":
         return run_chain(model, xT, yT, chain, mix, leapfrog, model_dtype, callback)
     if grad == "checkpoint":
-        return checkpointed_chain(model, xT, yT, chain, mix, leapfrog, model_dtype)
+        return checkpointed_chain(model, xT, yT, chain, mix, leapfrog, model_dtype, callback)
     if grad == "reversible":
-        return reversible_chain(model, xT, yT, chain, mix, leapfrog, model_dtype, tuple(params))
+        return reversible_chain(model, xT, yT, chain, mix, leapfrog, model_dtype, tuple(params), callback)
     raise ValueError(f"grad must be one of 'reversible', 'checkpoint', 'naive', 'none', got {grad!r}")
 
 
