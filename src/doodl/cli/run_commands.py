@@ -17,7 +17,7 @@ from ..runs.defaults import DEFAULT_CLASSIFIER, DEFAULT_MODEL, DTYPES, GRAD_MODE
 from .options import SeedRange
 
 GUIDE_HELP = ("Scorer to optimise, NAME[:WEIGHT][,KEY=VALUE...]; repeat to combine (weighted sum). Names: clip-text, "
-              "clip-image, aesthetic, classifier, brightness.")
+              "clip-image, aesthetic, classifier, brightness, pickscore, hps, image-reward.")
 
 
 class OutOfMemory(click.ClickException):
