@@ -7,9 +7,6 @@ import socket
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ZOO_GUIDE = "classifier:1,classifier=fashion-guide,class=7"
-
 
 def _free_port() -> int:
     with socket.socket() as s:
