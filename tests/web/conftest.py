@@ -7,6 +7,9 @@ import socket
 
 import pytest
 
+for _k, _v in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("DO_NOT_TRACK", "1")):
+    os.environ.setdefault(_k, _v)  # before any test imports gradio: no phoning home
+
 
 def _free_port() -> int:
     with socket.socket() as s:
