@@ -145,3 +145,16 @@ def test_real_hps_and_image_reward_load():
 
     assert load_hps(os.environ.get("DOODL_HPS_CHECKPOINT")).image_size == 224
     assert load_image_reward(os.environ.get("DOODL_IMAGE_REWARD"))["image_size"] == 224
+
+
+@pytest.mark.parametrize("guide", ["pickscore:0.1,crops=0,model={pick}", "image-reward:1,model={ir}"])
+def test_doodl_through_a_reward_moves_x_T(guide, tmp_path):
+    """End to end: the reward's gradient reaches the initial latent x_T of a zoo DOODL run and changes it."""
+    from doodl.runs import RunSpec, execute
+
+    folders = {"pick": save_tiny_clip(tmp_path / "pick"), "ir": save_tiny_image_reward(tmp_path / "ir")}
+    latents = []
+    spec = RunSpec(model="fashion", prompt="a red cube", guides=(guide.format(**folders),), steps=2, opt_steps=1,
+                   device="cpu", doodl_options={"keep_best": False})
+    execute(spec, tmp_path / "out", progress=False, heldout=False, on_step=lambda i: latents.append(i["images"]))
+    assert len(latents) == 2 and not torch.equal(latents[0], latents[1])

@@ -37,3 +37,18 @@ def test_baselines_have_no_before_and_unjudged_runs_say_why(tmp_path):
     off = execute(RunSpec(model="fashion", guides=(GUIDE,), steps=3, method="vanilla", device="cpu"), tmp_path / "d",
                   progress=False, heldout=False)
     assert off.heldout == {}
+
+
+def test_stable_diffusion_judges_are_the_rewards_not_optimised(monkeypatch, tmp_path):
+    from doodl.cli.options import GuideSpec
+    from doodl.runs.heldout import SD_REWARDS, build_heldout
+    from doodl.scorers.registry import ScorerContext
+
+    monkeypatch.setenv("DOODL_HPS_CHECKPOINT", str(tmp_path / "missing.pt"))
+    monkeypatch.delenv("DOODL_IMAGE_REWARD", raising=False)
+    monkeypatch.setattr("doodl.runs.heldout._hub_cached", lambda source: False)  # nothing on this machine
+    report = build_heldout((GuideSpec("pickscore"),), ScorerContext(prompt="a fox"), ModelCache(), pixel=False)
+    assert report.judges == {} and set(report.unavailable) == set(SD_REWARDS) - {"pickscore"}
+    assert "missing.pt" in report.unavailable["hps"] and "no path set" in report.unavailable["image-reward"]
+    none = build_heldout((GuideSpec("clip-text"),), ScorerContext(prompt=None), ModelCache(), pixel=False)
+    assert "no prompt" in none.unavailable["all"]

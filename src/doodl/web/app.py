@@ -109,8 +109,8 @@ def build_app(runner: JobRunner | None = None, model: str = DEFAULT_MODEL, devic
                 method = gr.Radio(list(METHODS), value="DOODL", label="Method", elem_id="method")
                 with gr.Row():
                     seeds = gr.Textbox("0", label="Seeds (0-3, 5)", elem_id="seeds")
-                    steps = gr.Number(20, precision=0, minimum=1, label="Sampler steps", elem_id="steps")
-                    updates = gr.Number(8, precision=0, minimum=0, label="DOODL updates", elem_id="updates")
+                    steps = gr.Number(50, precision=0, minimum=1, label="Sampler steps (EDICT needs ~50)", elem_id="steps")
+                    updates = gr.Number(5, precision=0, minimum=0, label="DOODL updates", elem_id="updates")
                     lr = gr.Number(None, minimum=0, label="Learning rate (blank: paper's)", elem_id="lr")
                 with gr.Accordion("Editing, personalization, classifier guidance", open=False):
                     image = gr.File(label="Image to edit", file_types=["image"], type="filepath", elem_id="edit-image")
