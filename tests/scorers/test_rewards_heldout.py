@@ -52,3 +52,17 @@ def test_stable_diffusion_judges_are_the_rewards_not_optimised(monkeypatch, tmp_
     assert "missing.pt" in report.unavailable["hps"] and "no path set" in report.unavailable["image-reward"]
     none = build_heldout((GuideSpec("clip-text"),), ScorerContext(prompt=None), ModelCache(), pixel=False)
     assert "no prompt" in none.unavailable["all"]
+
+
+def test_a_missing_judge_is_reported_not_fatal(tmp_path, monkeypatch):
+    import shutil
+
+    from doodl.zoo.registry import PACKAGE_DIR
+
+    for name in ("fashion-ddpm", "fashion-guide"):  # a zoo folder without fashion-eval
+        for ext in ("safetensors", "json"):
+            shutil.copy(PACKAGE_DIR / f"{name}.{ext}", tmp_path / f"{name}.{ext}")
+    monkeypatch.setenv("DOODL_ZOO_DIR", str(tmp_path))
+    rec = execute(RunSpec(model="fashion", guides=(GUIDE,), steps=2, method="vanilla", device="cpu"), tmp_path / "o",
+                  progress=False)
+    assert rec.heldout["judges"] == {} and "fashion-eval" in rec.heldout["unavailable"]["fashion-eval (class 7)"]

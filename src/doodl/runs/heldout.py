@@ -95,8 +95,12 @@ def build_heldout(guides: tuple["GuideSpec", ...], context: Any, cache: "ModelCa
             if g.name.lower() == "classifier" and clf in ZOO_CLASSIFIERS:
                 judge = ZOO_JUDGE[clf]
                 spec = GuideSpec("classifier", 1.0, {"classifier": judge, "class": str(g.options.get("class"))})
-                report.judges[f"{judge} (class {g.options.get('class')})"] = cache.loss((spec,), context)
-        if not report.judges:
+                label = f"{judge} (class {g.options.get('class')})"
+                try:
+                    report.judges[label] = cache.loss((spec,), context)
+                except (ValueError, FileNotFoundError, OSError) as e:  # e.g. a zoo folder without that model
+                    report.unavailable[label] = str(e).splitlines()[0][:200]
+        if not report.judges and not report.unavailable:
             report.unavailable["zoo classifiers"] = "the run optimises no zoo classifier class to judge"
         return report
     if not context.prompt:

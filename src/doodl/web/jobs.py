@@ -104,7 +104,8 @@ class JobRunner:
             thread.join()
             yield state
         finally:
-            self._cancel.set() if thread.is_alive() else None  # the page went away: stop the worker
+            if thread.is_alive():  # the page went away mid-run: stop the worker at its next step
+                self._cancel.set()
             thread.join()
             self._lock.release()
 
