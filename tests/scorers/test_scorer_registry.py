@@ -43,7 +43,7 @@ def ctx(clip_folder):
 def test_unknown_scorer_lists_the_valid_ones():
     with pytest.raises(ValueError, match="unknown scorer 'clip'; valid scorers: aesthetic, brightness, classifier, clip-image, clip-text"):
         build_scorer("clip")
-    assert set(SCORERS) == {"aesthetic", "brightness", "classifier", "clip-image", "clip-text"}
+    assert set(SCORERS) == {"aesthetic", "brightness", "classifier", "clip-image", "clip-text", "hps", "image-reward", "pickscore"}
 
 
 def test_guides_combine_into_a_weighted_sum():

@@ -15,3 +15,5 @@ for _command in _RUN_COMMANDS:  # generate, personalize, edit, classify-guide
 from .demo import bench, demo  # noqa: E402
 cli.add_command(demo)
 cli.add_command(bench)
+from .serve import serve  # noqa: E402
+cli.add_command(serve)

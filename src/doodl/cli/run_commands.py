@@ -21,7 +21,7 @@ from .logs import silence_third_party
 from .options import MethodChoice, SeedRange
 
 GUIDE_HELP = ("Scorer to optimise, NAME[:WEIGHT][,KEY=VALUE...]; repeat to combine (weighted sum). Names: clip-text, "
-              "clip-image, aesthetic, classifier, brightness.")
+              "clip-image, aesthetic, classifier, brightness, pickscore, hps, image-reward.")
 
 
 class OutOfMemory(click.ClickException):

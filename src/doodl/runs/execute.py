@@ -20,12 +20,14 @@ from .models import ModelCache, resolve_device, resolve_dtype
 from .outputs import (image_metadata, package_versions, write_latents, write_loss_curve, write_run_json,
                       write_seed_files)
 from .checks import check_finite_losses, check_steps_fit
+from .heldout import HeldOut, build_heldout
 from .record import RunRecord, SeedOutput, json_float
 from ..schedules.steps import Step
 from .spec import RunSpec
 
 log = logging.getLogger(__name__)
 Loss = Callable[[Tensor], Tensor]
+StepHook = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -101,7 +103,7 @@ def _edit_image(spec: RunSpec, backend: Backend) -> Tensor:
 
 def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSpec, settings: dict[str, Any],
                cond: dict[str, Any], init: tuple[Tensor, Tensor] | None, steps: list[Step] | None,
-               bar: tqdm) -> list[_SeedResult]:
+               bar: tqdm, on_step: StepHook | None = None) -> list[_SeedResult]:
     """DOODL (Algorithm 1) on one seed batch, keeping about max_iterates frames of the iterates."""
     from ..optimizer.loop import optimize
 
@@ -118,6 +120,9 @@ def _run_doodl(backend: Backend, loss: Loss, batch: tuple[int, ...], spec: RunSp
         bar.update(1)
         bar.set_postfix(seed=batch[0] if len(batch) == 1 else f"{batch[0]}-{batch[-1]}",
                         loss=f"{float(info['loss'].float().nanmean()):.4f}")
+        if on_step is not None:  # may raise to cancel the run (the page's Cancel button does)
+            on_step({"seeds": batch, "step": step, "opt_steps": m, "loss": [json_float(v) for v in info["loss"]],
+                     "images": info["images"].detach().float().cpu()})
 
     if init is not None:
         init = (init[0].expand(len(batch), *init[0].shape[1:]), init[1].expand(len(batch), *init[1].shape[1:]))
@@ -209,11 +214,14 @@ def _edit_start(spec: RunSpec, backend: Backend, cond: dict[str, Any], invert_to
     return x, steps
 
 
-def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models: ModelCache | None = None) -> RunRecord:
+def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models: ModelCache | None = None,
+            on_step: StepHook | None = None, heldout: bool = True) -> RunRecord:
     """Run one RunSpec end to end and write its outputs under out_dir (created if missing), each file atomically.
 
     Files: seed-<s>.png per seed (metadata: prompt, seed, every option, versions); for DOODL also
     iterates-<s>.png / .gif and loss.png; run.json with the record. `models` shares loaded models across runs.
+    on_step(info) is called after each DOODL evaluation (seeds, step, opt_steps, loss, images) and once per
+    baseline batch; an exception it raises stops the run. heldout: score the rewards not optimised (runs.heldout).
     """
     start_time = time.perf_counter()
     if not isinstance(spec, RunSpec):
@@ -244,26 +252,43 @@ def execute(spec: RunSpec, out_dir: str | Path, *, progress: bool = True, models
     record_fields = {"spec": spec.to_dict(), "settings": settings, "versions": package_versions()}
     results: list[_SeedResult] = []
     outputs: list[SeedOutput] = []
+    judges: HeldOut | None = None
+    cond_is_text = "prompt" in backend.accepts
     with tqdm(total=len(batches) * per_batch, desc=f"{spec.task} ({spec.method})", unit="step",
               disable=not progress, dynamic_ncols=True) as bar:
         for batch in batches:
-            loss = cache.loss(guides, _scorer_context(spec, backend, device, dtype, batch[0])) if guides else None
+            context = _scorer_context(spec, backend, device, dtype, batch[0])
+            loss = cache.loss(guides, context) if guides else None
             if spec.method == "doodl":
                 assert loss is not None  # RunSpec gives DOODL a guide
-                done = _run_doodl(backend, loss, batch, spec, settings, cond, init, steps, bar)
+                done = _run_doodl(backend, loss, batch, spec, settings, cond, init, steps, bar, on_step)
             else:
                 done = _run_baseline(backend, loss, batch, spec, settings, cond, start, steps, bar)
+                if on_step is not None:
+                    on_step({"seeds": batch, "step": 0, "opt_steps": 0, "loss": [r.loss for r in done],
+                             "images": torch.stack([r.image for r in done])})
             if loss is not None:  # one rule for the CLI and batch: a non-finite loss is a failed run
                 check_finite_losses([r.seed for r in done], [r.loss for r in done])
+            if heldout:
+                judges = judges or build_heldout(guides, context, cache, not cond_is_text)
+                _score_heldout(judges, batch, done, device)
             outputs += [_write_seed(out, r, record_fields) for r in done]  # finished seeds survive a later failure
             results += done
     seconds = time.perf_counter() - start_time
     curve = write_loss_curve(out, [r.losses for r in results], spec.seeds) if spec.method == "doodl" else None
     record = RunRecord(spec, torch.stack([r.image for r in results]), outputs, settings, record_fields["versions"],
-                       seconds, out, curve)
+                       seconds, out, curve, heldout=judges.to_dict() if judges is not None else {})
     write_run_json(out, record)
     log.info("wrote %d image(s) to %s in %.1fs", len(outputs), out, seconds)
     return record
+
+
+def _score_heldout(judges: HeldOut, batch: tuple[int, ...], done: list[_SeedResult], device: torch.device) -> None:
+    """Held-out rewards of the batch: before = DOODL's step-0 draw (none for the baselines), after = the result."""
+    after = torch.stack([r.image for r in done]).to(device)
+    first = [r.frames[0] for r in done if r.frames and r.frame_steps[0] == 0]
+    before = torch.stack(first).to(device) if len(first) == len(done) else None
+    judges.score(batch, before, after)
 
 
 def _write_seed(out: Path, r: _SeedResult, record_fields: dict[str, Any]) -> SeedOutput:

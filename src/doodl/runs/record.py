@@ -58,6 +58,7 @@ class RunRecord:
     out_dir: Path
     loss_curve: Path | None = None  # loss.png (DOODL)
     run_json: Path | None = None
+    heldout: dict[str, Any] = field(default_factory=dict)  # rewards not optimised, before/after (runs.heldout)
 
     @property
     def losses(self) -> Tensor:
@@ -77,5 +78,5 @@ class RunRecord:
             "seconds": round(self.seconds, 3), "out_dir": str(self.out_dir),
             "seeds": [o.to_dict() for o in self.outputs],
             "loss_curve": str(self.loss_curve) if self.loss_curve else None,
-            "run_json": str(self.run_json) if self.run_json else None,
+            "run_json": str(self.run_json) if self.run_json else None, "heldout": self.heldout,
         }

@@ -21,6 +21,7 @@ CLIP_ALIASES = {
     "vit-b-32": "laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
     "vit-l-14": "laion/CLIP-ViT-L-14-laion2B-s32B-b82K",
     "vit-g-14": "laion/CLIP-ViT-g-14-laion2B-s12B-b42K",
+    "vit-h-14": "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",  # CLIP-H: PickScore's base and tokenizer
     "openai-vit-b-32": "openai/clip-vit-base-patch32",
     "openai-vit-b-16": "openai/clip-vit-base-patch16",
     "openai-vit-l-14": "openai/clip-vit-large-patch14",

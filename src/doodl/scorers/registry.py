@@ -50,6 +50,7 @@ class ScorerModels:
     classifiers: dict[str, tuple[Callable[[torch.Tensor], Any], Callable[[torch.Tensor], torch.Tensor] | None]] = field(
         default_factory=dict
     )
+    networks: dict[tuple, Any] = field(default_factory=dict)  # reward networks (doodl.scorers.rewards), by source
 
     def clip(self, name: str) -> ClipEmbedder:
         """The CLIP named `name` (alias, hub id, folder or open_clip:...), loaded on first use."""
@@ -211,6 +212,10 @@ SCORERS: dict[str, ScorerEntry] = {
                               "cross-entropy / BCE toward a class of any classifier (§5.2)"),
     "brightness": ScorerEntry("brightness", _build_brightness, ("target",), "mean brightness, max or min (demo)"),
 }
+
+from .rewards.entries import REWARD_ENTRIES  # noqa: E402 -- pickscore, hps, image-reward (they use the helpers above)
+
+SCORERS.update({e.name: e for e in REWARD_ENTRIES})
 
 
 def build_scorer(
