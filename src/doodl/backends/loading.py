@@ -29,6 +29,7 @@ Factory = Callable[..., Backend]
 _REGISTRY: dict[str, tuple[Factory | str, dict[str, Any]]] = {
     "fashion": ("doodl.zoo:load_fashion_backend", {}),
     "fashion-cond": ("doodl.zoo:load_fashion_backend", {"conditional": True}),
+    "fashion-super": ("doodl.zoo:load_fashion_backend", {"name": "fashion-super-ddpm"}),
 }
 SD_SUBFOLDERS = {"unet": "config.json", "vae": "config.json", "text_encoder": "config.json",
                  "tokenizer": None, "scheduler": "scheduler_config.json"}

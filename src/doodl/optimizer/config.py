@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from .selection import Select, check_select
+
 import torch
 
 
@@ -27,7 +29,8 @@ class DoodlConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)  # only for optimizer="adam"
     typical_clamp: float | None = None  # clamp x_T's block means to this many sigmas after each update (ours,
     #                                    doodl.optimizer.typical); None: off, as in the paper
-    keep_best: bool = True  # return each image's lowest-loss iterate rather than the last (ours)
+    select: Select = "last"  # which iterate to return: "last" (Algorithm 1), "best" (lowest guidance loss, can
+    #                          be the one that fools the guidance model) or a held-out scorer images -> (B,)
     target_loss: float | None = None  # stop once every image's loss is <= this (ours)
     nonfinite_lr_factor: float = 0.5  # on a non-finite loss/gradient: skip that image's update, scale its lr (ours)
     coupling_dtype: torch.dtype | None = None  # dtype of EDICT's coupling arithmetic; None: float32, or the
@@ -49,6 +52,7 @@ class DoodlConfig:
             raise ValueError(f"mix must lie in (0, 1], got {self.mix!r}")
         if self.grad_mode not in ("reversible", "checkpoint", "naive"):
             raise ValueError(f"grad_mode must be 'reversible', 'checkpoint' or 'naive', got {self.grad_mode!r}")
+        check_select(self.select)
         if self.optimizer not in ("momentum", "adam"):
             raise ValueError(f"optimizer must be 'momentum' or 'adam', got {self.optimizer!r}")
 

@@ -26,7 +26,7 @@ def invert_image(
     *,
     num_inference_steps: int = 50,
     invert_to: int | None = None,
-    mix: float = 0.93,
+    mix: float | None = None,
     leapfrog: bool = True,
     dtype: torch.dtype = torch.float64,
     **conditioning,
@@ -34,8 +34,12 @@ def invert_image(
     """Invert images in [0, 1] to an EDICT pair; invert_to = how many of the T steps to undo (default all T).
 
     Pass the result to doodl.optimize(init=(inv.x, inv.y), timesteps=inv.timesteps, ...). The paper inverts
-    unconditionally (empty prompt); conditioning is passed to backend.denoiser.
+    unconditionally (empty prompt); conditioning is passed to backend.denoiser. mix None: the backend family's
+    default (doodl.optimizer.defaults), the one optimize() uses when not given.
     """
+    from .defaults import defaults_for
+
+    mix = defaults_for(backend).mix if mix is None else mix
     backend.check_images(images, "images")
     ts = backend.timesteps(num_inference_steps)
     k = len(ts) if invert_to is None else invert_to

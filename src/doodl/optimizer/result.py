@@ -28,7 +28,7 @@ class StepRecord:
 class DoodlResult:
     """Output of doodl.optimize: the best iterate's images and latents, and the per-step history."""
 
-    images: Tensor  # (B, C, H, W) in [0, 1]: each image's best iterate (or last, with keep_best=False)
+    images: Tensor  # (B, C, H, W) in [0, 1]: each image's iterate chosen by DoodlConfig.select (default: the last)
     latents: Tensor  # (B, *latent_shape): x_T that produced `images`
     loss: Tensor  # (B,) loss of `images`
     initial_images: Tensor  # (B, C, H, W): the images of the initial draw (what vanilla EDICT sampling gives)
@@ -36,6 +36,7 @@ class DoodlResult:
     seeds: list[int] = field(default_factory=list)
     seconds: float = 0.0
     best_step: Tensor | None = None  # (B,) the step each returned image comes from
+    pair_gap: Tensor | None = None  # (B,) mean |x0 - y0| of the initial draw's EDICT pair (stability check)
 
 
 @dataclass
