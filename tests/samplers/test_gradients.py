@@ -74,3 +74,62 @@ def test_reversible_memory_constant_in_T(model64, sd_alphas):
     assert rev50 <= 1.10 * rev5
     assert 8 <= naive50 / naive5 <= 12  # about linear in T
     assert rev50 < naive5
+
+
+class LiveSaved:
+    """Live bytes of tensors autograd holds for backward, counted per storage (network weights excluded) while
+    graphs are built and freed, including the graphs the reversible backward builds: `peak` is the maximum."""
+
+    def __init__(self, exclude: set[int]):
+        self.exclude, self.refs, self.now, self.peak = exclude, {}, 0, 0
+
+    def pack(self, t: torch.Tensor):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr in self.exclude:
+            return t
+        count, size = self.refs.get(ptr, (0, t.untyped_storage().nbytes()))
+        if count == 0:
+            self.now += size
+            self.peak = max(self.peak, self.now)
+        self.refs[ptr] = (count + 1, size)
+        return _Held(t, self, ptr)
+
+    def release(self, ptr: int) -> None:
+        count, size = self.refs[ptr]
+        self.refs[ptr] = (count - 1, size)
+        if count == 1:
+            del self.refs[ptr]
+            self.now -= size
+
+    def measure(self, fn) -> int:
+        with torch.autograd.graph.saved_tensors_hooks(self.pack, lambda h: h.t if isinstance(h, _Held) else h):
+            fn()
+        return self.peak
+
+
+class _Held:
+    def __init__(self, t, meter, ptr):
+        self.t, self.meter, self.ptr = t, meter, ptr
+
+    def __del__(self):
+        self.meter.release(self.ptr)
+
+
+def peak_during_backward(unet, fn) -> int:
+    return LiveSaved({p.untyped_storage().data_ptr() for p in unet.parameters()}).measure(fn)
+
+
+def test_reversible_peak_during_backward_is_about_one_network_call(unet64, model64, sd_alphas):
+    x = torch.randn(1, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    one_call = peak_during_backward(unet64, lambda: model64(x, 500).sum().backward())
+
+    def chain(T, mode):
+        def fn():
+            x0, y0 = doodl.edict_sample(model64, x, x, doodl.ddim_timesteps(T), sd_alphas, grad=mode)
+            (x0.sum() + y0.sum()).backward()
+        return peak_during_backward(unet64, fn)
+
+    rev4, rev16 = chain(4, "reversible"), chain(16, "reversible")
+    assert rev4 <= 1.6 * one_call and rev16 <= 1.6 * one_call  # one network graph alive at a time
+    assert rev16 == rev4  # flat in T
+    assert chain(4, "naive") >= 7 * one_call  # the meter does see graphs kept alive (8 network calls here)

@@ -96,3 +96,17 @@ def call_model(model: Denoiser, x: Tensor, t: int, model_dtype: torch.dtype | No
     if eps.shape != x.shape:
         raise ValueError(f"model returned shape {tuple(eps.shape)} for input {tuple(x.shape)}; eps must match x")
     return eps.to(x.dtype)
+
+
+class NonFiniteError(FloatingPointError):
+    """A sampler step produced NaN or inf (usually the network's output: float16 overflow, a broken model)."""
+
+
+def check_finite_step(step: Step, *tensors: Tensor, inverse: bool = False) -> None:
+    """Raise NonFiniteError naming the step (index and t) unless every tensor is finite; one check per step."""
+    ok = torch.stack([torch.isfinite(x).all() for x in tensors]).all()
+    if not bool(ok):
+        what = "inverse step" if inverse else "step"
+        raise NonFiniteError(
+            f"sampler {what} {step.index} (t={step.t}) produced non-finite values (NaN or inf); the model's output "
+            "was not finite there (e.g. float16 overflow: run the network in float32)")

@@ -7,19 +7,23 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .common import Callback, Denoiser, Step, call_model, check_latent, make_steps
+from .common import Callback, Denoiser, Step, call_model, check_finite_step, check_latent, make_steps
 
 
 def ddim_step(model: Denoiser, x: Tensor, step: Step, model_dtype: torch.dtype | None = None) -> Tensor:
     """One deterministic DDIM step x_t -> x_prev = a x_t + b eps(x_t, t) (DDIM eq. 12, eta = 0)."""
     eps = call_model(model, x, step.t, model_dtype)
-    return step.a * x + step.b * eps
+    x_prev = step.a * x + step.b * eps
+    check_finite_step(step, x_prev)
+    return x_prev
 
 
 def ddim_inverse_step(model: Denoiser, x_prev: Tensor, step: Step, model_dtype: torch.dtype | None = None) -> Tensor:
     """Approximate inverse of ddim_step: eps is evaluated at x_prev instead of the unknown x_t (DDIM §4.3)."""
     eps = call_model(model, x_prev, step.t, model_dtype)
-    return (x_prev - step.b * eps) / step.a
+    x = (x_prev - step.b * eps) / step.a
+    check_finite_step(step, x, inverse=True)
+    return x
 
 
 def ddim_sample(
