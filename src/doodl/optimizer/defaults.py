@@ -39,7 +39,7 @@ class FamilyDefaults:
 FAMILY_DEFAULTS: dict[str, FamilyDefaults] = {
     SCALED_LINEAR: FamilyDefaults(mix=0.93, steps=50, lr=0.1, grad_clip=1e-3, perturb_std=1e-2, opt_steps=20,
                                   source="the DOODL paper (§4, §5.1) on SD v1.4; chain growth bound ~6.7 at T = 20"),
-    LINEAR: FamilyDefaults(mix=0.8, steps=20, lr=1.0, grad_clip=1e-2, perturb_std=1e-3, opt_steps=20,
+    LINEAR: FamilyDefaults(mix=0.8, steps=20, lr=10.0, grad_clip=1e-2, perturb_std=1e-3, opt_steps=20,
                            source="measured on the zoo DDPM, BENCHMARKS.md §5 (chain table; tuning on seeds 100+)"),
     # FLOW: the flow backends (branch i14m) register theirs with register_family(FLOW, FamilyDefaults(...)) once
     # measured with chain_report; until then a flow backend gets the paper's values (DEFAULT_FAMILY).
