@@ -72,8 +72,8 @@ def gap_warning(gap: Tensor | float, mix: float, steps: int, threshold: float = 
     if not g > threshold:
         return None
     return (f"EDICT chain diverged: mean |x0 - y0| = {g:.3g} > {threshold:g} at mix p = {mix:g}, T = {steps} steps; "
-            f"the outputs are unreliable (noise). Use more steps or a smaller mix (e.g. p = 0.8: see "
-            f"doodl.samplers.stability.chain_report and BENCHMARKS.md §5)")
+            f"the outputs are unreliable (noise). Use more steps or a smaller mix (on the zoo DDPM p = 0.8 holds "
+            f"from T = 15; measure yours with doodl.samplers.stability.chain_report; BENCHMARKS.md §5)")
 
 
 def chain_report(backend: Any, mix: float, steps: int, seeds: Sequence[int] | int = 4, **conditioning: Any) -> ChainReport:
