@@ -103,7 +103,9 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
     if cfg.labels == "super":
         extra["labels"] = {name: [CLASS_NAMES[k] for k in ks] for name, ks in SUPERCLASSES.items()}
     if cfg.init_from is not None:
-        extra["init_from"] = f"{cfg.init_from} (its UNet weights; the class embedding started at zero)"
+        extra["init_from"] = (f"{cfg.init_from} (its UNet weights; " + ("the class embedding started at zero)"
+                              if cfg.init_from == "fashion-ddpm" else "each superclass embedding started at the mean of "
+                              "its classes' embeddings, the fine ones dropped)"))
     meta = {"schedule": cfg.schedule, "num_train_timesteps": str(cfg.num_train_timesteps), "pad": str(cfg.pad),
             "labels": cfg.labels}
     path = save_weights(weights_path(cfg.name, out), ema, "UNet2DModel", arch_cfg, getattr(torch, cfg.save_dtype), meta)
@@ -131,7 +133,7 @@ EMBED_LR_MULT = 10.0  # fine-tuning: the zero-initialised class embedding learns
 def _param_groups(unet: nn.Module, cfg: DDPMConfig) -> list[dict]:
     """One AdamW group, or two when fine-tuning (init_from): the new class embedding at EMBED_LR_MULT x lr."""
     emb = getattr(unet, "class_embedding", None)
-    if cfg.init_from is None or emb is None:
+    if cfg.init_from is None or emb is None or cfg.init_from != "fashion-ddpm":  # only a zeroed embedding speeds up
         return [{"params": list(unet.parameters())}]
     ids = {id(p) for p in emb.parameters()}
     return [{"params": [p for p in unet.parameters() if id(p) not in ids]},
@@ -139,8 +141,9 @@ def _param_groups(unet: nn.Module, cfg: DDPMConfig) -> list[dict]:
 
 
 def _init_from(unet: nn.Module, name: str, out_dir: str | os.PathLike | None) -> None:
-    """Copy a zoo DDPM's weights into `unet` (same architecture but for the class embedding, which starts at zero:
-    the fine-tuned model begins as the source model for every label)."""
+    """Copy a zoo DDPM's weights into `unet` (same architecture but for the class embedding). From the unconditional
+    model the embedding starts at zero; from the 10-class model each superclass starts at the mean of its classes'
+    embeddings and the null label at the null label's (the fine labels themselves are dropped)."""
     from .registry import read_weights
 
     src_dir = out_dir if out_dir is not None and weights_path(name, out_dir).is_file() else None
@@ -149,9 +152,20 @@ def _init_from(unet: nn.Module, name: str, out_dir: str | os.PathLike | None) ->
     missing, unexpected = unet.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("class_embedding.") for k in missing):
         raise ValueError(f"init_from={name!r} does not match the architecture (missing {missing}, unexpected {unexpected})")
-    if hasattr(unet, "class_embedding") and unet.class_embedding is not None:
-        nn.init.zeros_(unet.class_embedding.weight)
-    logger.info("initialised from %s (class embedding zeroed)", name)
+    emb = getattr(unet, "class_embedding", None)
+    if emb is None:
+        return
+    with torch.no_grad():
+        src = tensors.get("class_embedding.weight")
+        if src is None or src.shape[0] != NUM_CLASSES + 1 or emb.weight.shape[0] != NUM_SUPER + 1:
+            nn.init.zeros_(emb.weight)
+            how = "class embedding zeroed"
+        else:
+            for i, ks in enumerate(SUPERCLASSES.values()):
+                emb.weight[i] = src[list(ks)].float().mean(0)
+            emb.weight[NUM_SUPER] = src[NUM_CLASSES].float()
+            how = "superclass embeddings = means of their classes' embeddings"
+    logger.info("initialised from %s (%s)", name, how)
 
 
 def _ddpm_samples(cfg: DDPMConfig, out: Path) -> dict:
