@@ -39,7 +39,7 @@ def test_list_shows_presence_sizes_and_accuracy(capsys, tiny_zoo, tmp_path):
     assert all(" yes " in r for r in rows.values())
     assert f"{tiny_zoo['fashion-guide'].test_accuracy:.4f}" in rows["fashion-guide"]
     code, out, _ = run(capsys, "zoo", "list", "--weights-dir", tmp_path)
-    assert code == 0 and out.count(" no ") == 4 and "total 0.00 MB" in out
+    assert code == 0 and out.count(" no ") == 5 and "total 0.00 MB" in out
 
 
 def test_sample_writes_a_grid_with_metadata(capsys, tiny_zoo, tmp_path):

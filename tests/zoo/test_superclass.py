@@ -25,13 +25,24 @@ def test_bad_superclass_and_target_outside_it_name_both():
     assert check_target_in_super(9, "footwear") == (9, 2)
 
 
-def test_tiny_superclass_model_starts_from_the_unconditional_one(tmp_path):
+def test_tiny_superclass_model_starts_from_the_class_conditional_one(tmp_path):
+    from doodl.zoo import load_unet
+    from doodl.zoo.train import _init_from
+    from doodl.zoo.models import unet_config
+    from doodl.zoo.registry import build_module
+
     data = synthetic_data(64)
-    train_ddpm(default_config("fashion-ddpm", **tiny_ddpm_kw(grid_seeds=0)), data, out_dir=tmp_path)
+    train_ddpm(default_config("fashion-cond-ddpm", **tiny_ddpm_kw(grid_seeds=0)), data, out_dir=tmp_path)
+    fresh = build_module("UNet2DModel", unet_config(True, tiny_ddpm_kw()["unet_config"], 4))
+    _init_from(fresh, "fashion-cond-ddpm", tmp_path)  # superclass embedding = mean of its classes' embeddings
+    src = load_unet("fashion-cond-ddpm", weights_dir=tmp_path).class_embedding.weight
+    torch.testing.assert_close(fresh.class_embedding.weight[2], src[[5, 7, 9]].mean(0))
+    torch.testing.assert_close(fresh.class_embedding.weight[4], src[10])
     cfg = default_config("fashion-super-ddpm", **tiny_ddpm_kw(steps=3, grid_seeds=1))
     res = train_ddpm(cfg, data, out_dir=tmp_path)
     card = read_card("fashion-super-ddpm", tmp_path)
-    assert card.extra["labels"]["footwear"] == ["Sandal", "Sneaker", "Ankle boot"] and "fashion-ddpm" in card.extra["init_from"]
+    assert card.extra["labels"]["footwear"] == ["Sandal", "Sneaker", "Ankle boot"]
+    assert "fashion-cond-ddpm" in card.extra["init_from"]
     b = load_fashion_backend(name="fashion-super-ddpm", weights_dir=tmp_path)
     assert b.num_classes == 4 and b.family == "vp-linear" and res.steps == 3
     assert b.unet.class_embedding.weight.shape == (5, b.unet.class_embedding.weight.shape[1])  # 4 + null
