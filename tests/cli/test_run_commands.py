@@ -145,7 +145,7 @@ def test_edit_regenerates_exactly_from_its_record(tiny, tmp_path, capsys, coupli
 
     code, _, _ = run(capsys, "edit", tiny["photo"], "--guide", "brightness", "--model", tiny["sd"], "--steps", "3",
                      "--opt-steps", "2", "--lr", "50", "--crops", "0", "--device", "cpu", "--prompt", "a photo",
-                     "--coupling-dtype", coupling, "--set", "keep_best=false", "--quiet", "--out", tmp_path)
+                     "--coupling-dtype", coupling, "--quiet", "--out", tmp_path)
     assert code == 0
     record = json.loads((tmp_path / "run.json").read_text())
     chain, seed = record["settings"]["chain"], record["seeds"][0]

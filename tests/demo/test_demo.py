@@ -13,17 +13,21 @@ from doodl.demo import METHODS, VocabConfig, run_vocab
 from doodl.demo.vocab import classifier_loss, shifted_copies
 from doodl.zoo import weights_path
 
+needs_super = pytest.mark.skipif(not weights_path("fashion-super-ddpm").exists(), reason="superclass model not present")
 needs_zoo = pytest.mark.skipif(not weights_path("fashion-ddpm").exists() or not weights_path("fashion-guide").exists(),
                                reason="zoo weights not present (doodl zoo train)")
 
 
 @needs_zoo
+@needs_super
 def test_demo_writes_grid_images_and_report(tmp_path, capsys):
     out = tmp_path / "demo"
     rc = main(["demo", "--seeds", "2", "--steps", "4", "--opt-steps", "2", "--out", str(out), "--quiet"])
     assert rc == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert report["target"] == "Ankle boot" and set(report["methods"]) == set(METHODS)
+    assert report["task"] == "super" and report["superclass"] == "footwear" and report["config"]["steps"] == 4
+    assert all(0 <= report["methods"][m]["saturated"] <= 1 for m in METHODS)
     for m in METHODS:
         r = report["methods"][m]
         assert 0 <= r["target_accuracy"] <= 1 and r["n"] == 2 and r["seconds"] > 0
@@ -41,7 +45,7 @@ def test_doodl_lowers_the_guidance_loss_on_the_zoo_model():
     from doodl.zoo import load_classifier, load_fashion_backend
 
     backend, guide = load_fashion_backend(), load_classifier("fashion-guide")
-    cfg = VocabConfig(steps=4, opt_steps=3)
+    cfg = VocabConfig(task="cross", steps=4, opt_steps=3)
     res = run_vocab(backend, guide, load_classifier("fashion-eval"), None, 9, [0, 1], cfg, methods=["doodl"])
     h = res.methods["doodl"].history
     assert len(h) == 4 and min(h[1:]) < h[0]
@@ -50,7 +54,7 @@ def test_doodl_lowers_the_guidance_loss_on_the_zoo_model():
 
 @needs_zoo
 def test_bench_vocab_writes_table(tmp_path, capsys):
-    rc = main(["bench", "vocab", "--classes", "9", "--seeds", "2", "--steps", "3", "--opt-steps", "1",
+    rc = main(["bench", "vocab", "--task", "cross", "--classes", "9", "--seeds", "2", "--steps", "3", "--opt-steps", "1",
                "--out", str(tmp_path), "--quiet"])
     assert rc == 0, capsys.readouterr().err
     data = json.loads((tmp_path / "vocab.json").read_text())
@@ -69,7 +73,7 @@ def test_unknown_class_lists_valid_ones(tmp_path, capsys):
 def test_unwritable_out_fails_before_work(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    monkeypatch.setattr("doodl.cli.demo._load", lambda device: pytest.fail("loaded models before checking --out"))
+    monkeypatch.setattr("doodl.cli.demo._load", lambda *a: pytest.fail("loaded models before checking --out"))
     assert main(["demo", "--out", str(blocker / "sub")]) == 2
     assert "--out" in capsys.readouterr().err
 
@@ -119,7 +123,7 @@ def test_bench_resumes_finished_classes_and_reruns_on_changed_settings(tmp_path,
     from doodl.zoo import load_classifier, load_fashion_backend
 
     backend, guide, ev = load_fashion_backend(), load_classifier("fashion-guide"), load_classifier("fashion-eval")
-    cfg = VocabConfig(steps=3, opt_steps=1)
+    cfg = VocabConfig(task="cross", steps=3, opt_steps=1)
     test = (torch.rand(40, 1, 28, 28), torch.arange(40) % 10)
     first = bench.run_bench(backend, guide, ev, test, [9, 3], [0, 1], cfg, tmp_path, CLASS_NAMES)
     assert first.resumed == [] and set(first.pooled_fid) == set(METHODS)
@@ -131,7 +135,7 @@ def test_bench_resumes_finished_classes_and_reruns_on_changed_settings(tmp_path,
     assert calls == [] and again.resumed == [9, 3] and again.per_class == first.per_class
     assert all(torch.equal(again.images[c][m], first.images[c][m]) for c in first.images for m in METHODS)
     assert again.pooled_fid == first.pooled_fid  # the same 8-bit pixels are scored
-    bench.run_bench(backend, guide, ev, test, [9], [0, 1], VocabConfig(steps=3, opt_steps=2), tmp_path, CLASS_NAMES)
+    bench.run_bench(backend, guide, ev, test, [9], [0, 1], VocabConfig(task="cross", steps=3, opt_steps=2), tmp_path, CLASS_NAMES)
     assert calls == [9]  # a changed setting is not mistaken for a finished class
     with pytest.raises(ValueError, match="classes"):
         bench.run_bench(backend, guide, ev, test, [10], [0], cfg, tmp_path, CLASS_NAMES)
@@ -146,7 +150,7 @@ def test_bench_resumes_finished_classes_and_reruns_on_changed_settings(tmp_path,
     (["--seed", "0-1", "--seeds", "2"], "not both"),
 ])
 def test_demo_checks_every_option_before_any_work(tmp_path, capsys, monkeypatch, argv, needle):
-    monkeypatch.setattr("doodl.cli.demo._load", lambda device: pytest.fail("loaded models before the checks"))
+    monkeypatch.setattr("doodl.cli.demo._load", lambda *a: pytest.fail("loaded models before the checks"))
     assert main(["demo", *argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
@@ -160,13 +164,13 @@ def _fake_vocab(monkeypatch):
 
     asked = {}
 
-    def fake(backend, guide, evaluator, reference, k, seeds, cfg, progress=None):
+    def fake(backend, guide, evaluator, reference, k, seeds, cfg, progress=None, superclass=None):
         asked["seeds"] = list(seeds)
         methods = {m: MethodResult(m, torch.rand(len(seeds), 1, 28, 28), 0.1, history=[1.0, 0.5]) for m in METHODS}
         metrics = {m: {"target_accuracy": 0.5, "fid": float("nan"), "seconds": 0.1, "n": len(seeds)} for m in METHODS}
         return VocabResult(k, list(seeds), methods, metrics)
 
-    monkeypatch.setattr("doodl.cli.demo._load", lambda device: (None, None, None, None))
+    monkeypatch.setattr("doodl.cli.demo._load", lambda *a: (None, None, None, None))
     monkeypatch.setattr("doodl.demo.run_vocab", fake)
     return asked
 
@@ -184,3 +188,23 @@ def test_demo_takes_a_seed_range_prints_json_and_refuses_a_used_out(tmp_path, ca
     assert "not empty" in capsys.readouterr().err
     assert main(["demo", "--seeds", "1", "--quiet", "--overwrite", "--out", str(out)]) == 0
     assert asked["seeds"] == [0] and not (out / "images" / "doodl" / "5.png").exists()
+
+
+def test_demo_rejects_unknown_superclass_and_target_outside_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("doodl.cli.demo._load", lambda *a: pytest.fail("loaded models before checking the input"))
+    assert main(["demo", "--superclass", "hats", "--out", str(tmp_path)]) == 2
+    assert "unknown superclass 'hats'" in capsys.readouterr().err
+    assert main(["demo", "--target", "sneaker", "--superclass", "tops", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "'Sneaker' is not in superclass 'tops'" in err and "footwear" in err
+    assert main(["demo", "--task", "cross", "--superclass", "tops", "--out", str(tmp_path)]) == 2
+    assert "--superclass" in capsys.readouterr().err
+
+
+def test_saturated_share_counts_white_among_lit_pixels():
+    from doodl.demo.vocab import saturated_share
+
+    im = torch.zeros(1, 1, 28, 28)
+    im[..., :2, :] = 1.0  # 56 white
+    im[..., 2:4, :] = 0.5  # 56 grey
+    assert saturated_share(im) == pytest.approx(0.5)

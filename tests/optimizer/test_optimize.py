@@ -33,7 +33,7 @@ def test_paper_momentum_lowers_loss_and_keeps_norm(toy_backend):
 def test_best_iterate_is_returned(toy_backend):
     # Maximise brightness with a huge noise perturbation: whatever the path, the best loss over history is returned.
     r = doodl.optimize(toy_backend, lambda im: -brightness(im), seed=[3, 4], num_inference_steps=5, opt_steps=6,
-                       perturb_std=0.5, progress=False)
+                       perturb_std=0.5, select="best", progress=False)
     hist = torch.stack([h.loss for h in r.history])
     torch.testing.assert_close(r.loss, hist.min(dim=0).values)
     for b in range(2):
@@ -151,7 +151,7 @@ def test_edit_real_image_round_trip_and_optimise(toy_backend):
     (dict(mix=float("nan")), "mix must be a finite number"),
     (dict(perturb_std=float("inf")), "perturb_std"),
     (dict(target_loss="low"), "target_loss"),
-    (dict(keep_best="yes"), "keep_best"),
+    (dict(select="yes"), "select"),
     (dict(adam_betas=(0.9, 1.5)), "adam_betas"),
 ])
 def test_config_values_of_the_wrong_type_or_not_finite_name_the_field(bad, match):

@@ -51,7 +51,7 @@ def test_odd_sizes_and_bad_input():
 def test_optimize_applies_the_clamp(toy_backend):
     # Maximising brightness drives x_T's mean up; the clamp keeps every block mean within 3 sigmas.
     kw = dict(seed=[0, 1], num_inference_steps=4, opt_steps=6, lr=100.0, grad_clip=0.3, renormalize=False,
-              keep_best=False, progress=False)
+              select="last", progress=False)
     free = doodl.optimize(toy_backend, lambda im: -im.mean(dim=(1, 2, 3)), **kw)
     held = doodl.optimize(toy_backend, lambda im: -im.mean(dim=(1, 2, 3)), typical_clamp=3.0, **kw)
     assert _max_block_sigmas(free.latents) > 3.5

@@ -155,6 +155,6 @@ def test_doodl_through_a_reward_moves_x_T(guide, tmp_path):
     folders = {"pick": save_tiny_clip(tmp_path / "pick"), "ir": save_tiny_image_reward(tmp_path / "ir")}
     latents = []
     spec = RunSpec(model="fashion", prompt="a red cube", guides=(guide.format(**folders),), steps=2, opt_steps=1,
-                   device="cpu", doodl_options={"keep_best": False})
+                   device="cpu", doodl_options={"select": "last"})
     execute(spec, tmp_path / "out", progress=False, heldout=False, on_step=lambda i: latents.append(i["images"]))
     assert len(latents) == 2 and not torch.equal(latents[0], latents[1])

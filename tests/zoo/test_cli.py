@@ -39,7 +39,7 @@ def test_list_shows_presence_sizes_and_accuracy(capsys, tiny_zoo, tmp_path):
     assert all(" yes " in r for r in rows.values())
     assert f"{tiny_zoo['fashion-guide'].test_accuracy:.4f}" in rows["fashion-guide"]
     code, out, _ = run(capsys, "zoo", "list", "--weights-dir", tmp_path)
-    assert code == 0 and out.count(" no ") == 4 and "total 0.00 MB" in out
+    assert code == 0 and out.count(" no ") == 5 and "total 0.00 MB" in out
 
 
 def test_sample_writes_a_grid_with_metadata(capsys, tiny_zoo, tmp_path):
@@ -86,13 +86,14 @@ def test_train_passes_options_and_offsets_seeds(capsys, tmp_path, monkeypatch):
                          "--sample-eval", "5", "--limit", "100")
     assert code == 0, err
     cfgs = {c.name: c for c, _, _ in seen}
-    assert [c.name for c, _, _ in seen] == ["fashion-guide", "fashion-eval", "fashion-ddpm", "fashion-cond-ddpm"]
+    assert [c.name for c, _, _ in seen] == ["fashion-guide", "fashion-eval", "fashion-ddpm", "fashion-cond-ddpm",
+                                           "fashion-super-ddpm"]
     assert {n: c.seed for n, c in cfgs.items()} == {"fashion-guide": 10, "fashion-eval": 11, "fashion-ddpm": 10,
-                                                    "fashion-cond-ddpm": 12}
+                                                    "fashion-cond-ddpm": 12, "fashion-super-ddpm": 13}
     assert all(c.steps == 7 and c.train_limit == 100 for c in cfgs.values())
     assert cfgs["fashion-ddpm"].sample_eval == 5 and cfgs["fashion-cond-ddpm"].conditional
     assert seen[0][2].startswith("doodl zoo train --model all --steps 7") and "--seed 10" in seen[0][2]
-    assert out.count("final loss 0.5000") == 4
+    assert out.count("final loss 0.5000") == 5
 
 
 def test_train_bad_out_dir_is_one_line(capsys, tmp_path):

@@ -13,6 +13,7 @@ Factory = Callable[..., Backend]
 _REGISTRY: dict[str, tuple[Factory | str, dict[str, Any]]] = {
     "fashion": ("doodl.zoo:load_fashion_backend", {}),
     "fashion-cond": ("doodl.zoo:load_fashion_backend", {"conditional": True}),
+    "fashion-super": ("doodl.zoo:load_fashion_backend", {"name": "fashion-super-ddpm"}),
 }
 
 

@@ -80,7 +80,7 @@ def common_options(f: Callable) -> Callable:
                      help="Seeds optimised together (more: faster on a large GPU, more memory)."),
         click.option("--low-memory", is_flag=True, help="VAE slicing and UNet gradient checkpointing (Stable Diffusion)."),
         click.option("--set", "doodl_set", multiple=True, metavar="KEY=VALUE",
-                     help="Other DOODL options: momentum, mix, perturb_std, optimizer, target_loss, keep_best, typical_clamp, ..."),
+                     help="Other DOODL options: momentum, mix, perturb_std, optimizer, target_loss, select (last|best), typical_clamp, ..."),
         click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
                      help="Network dtype; float16 halves GPU memory."),
         click.option("--coupling-dtype", type=click.Choice(COUPLING_DTYPES), default="auto", show_default=True,

@@ -54,7 +54,8 @@ def zoo() -> None:
 
 @zoo.command("train")
 @click.option("--model", "model_name", required=True,
-              type=click.Choice(["fashion-ddpm", "fashion-cond-ddpm", "fashion-guide", "fashion-eval", "all"]),
+              type=click.Choice(["fashion-ddpm", "fashion-cond-ddpm", "fashion-super-ddpm", "fashion-guide", "fashion-eval",
+                                 "all"]),
               help="Which model; 'all' trains the classifiers first, then the DDPMs.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimiser steps [default: per model].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch size [default: per model].")

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from .selection import Select, check_select
+
 import torch
 
 
@@ -28,7 +30,8 @@ class DoodlConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)  # only for optimizer="adam"
     typical_clamp: float | None = None  # clamp x_T's block means to this many sigmas after each update (ours,
     #                                    doodl.optimizer.typical); None: off, as in the paper
-    keep_best: bool = True  # return each image's lowest-loss iterate rather than the last (ours)
+    select: Select = "last"  # which iterate to return: "last" (Algorithm 1), "best" (lowest guidance loss, can
+    #                          be the one that fools the guidance model) or a held-out scorer images -> (B,)
     target_loss: float | None = None  # stop once every image's loss is <= this (ours)
     nonfinite_lr_factor: float = 0.5  # on a non-finite loss/gradient: skip that image's update, scale its lr (ours)
     coupling_dtype: torch.dtype | str | None = None  # dtype of EDICT's coupling arithmetic (the network keeps
@@ -39,6 +42,7 @@ class DoodlConfig:
         """Range-check every field; errors name the field."""
         object.__setattr__(self, "coupling_dtype", as_coupling_dtype(self.coupling_dtype))
         check_config(self)
+        check_select(self.select)
 
     @classmethod
     def split(cls, options: dict) -> tuple["DoodlConfig", dict]:
@@ -74,7 +78,7 @@ def check_config(cfg: DoodlConfig) -> None:
     _number("mix", cfg.mix, 0, open_low=True, high=1)
     if cfg.target_loss is not None:
         _number("target_loss", cfg.target_loss)
-    for name in ("leapfrog", "renormalize", "tie", "keep_best"):
+    for name in ("leapfrog", "renormalize", "tie"):
         if not isinstance(getattr(cfg, name), bool):
             raise ValueError(f"{name} must be true or false, got {getattr(cfg, name)!r}")
     if cfg.grad_mode not in ("reversible", "checkpoint", "naive"):

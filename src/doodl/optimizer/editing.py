@@ -42,7 +42,7 @@ def invert_image(
     *,
     num_inference_steps: int = 50,
     invert_to: int | None = None,
-    mix: float = 0.93,
+    mix: float | None = None,
     leapfrog: bool = True,
     dtype: torch.dtype | str | None = None,
     **conditioning,
@@ -54,7 +54,11 @@ def invert_image(
     steps are a slice of backend.steps(num_inference_steps), so each keeps its index in the full chain and
     EDICT's leapfrog swaps at the same steps on the way down as on the way up. dtype is the coupling dtype
     (None: float64 where the device has it, as doodl.optimize's default, so the pair regenerates exactly).
+    mix None: the backend family's default (doodl.optimizer.defaults), the one optimize() uses when not given.
     """
+    from .defaults import defaults_for
+
+    mix = defaults_for(backend).mix if mix is None else mix
     backend.check_images(images, "images")
     dtype = coupling_dtype_for(backend.device, dtype)
     full = backend.steps(num_inference_steps)

@@ -20,6 +20,8 @@ from ..schedules.steps import Step
 from ..scorers.base import check_grad_path
 from .checks import check_init
 from .config import DoodlConfig, coupling_dtype_for
+from .resolve import check_chain, resolve_settings
+from .selection import Selector
 from .result import DoodlResult, StepRecord
 from .seeds import as_seed_list, initial_latents, per_seed_noise, perturbation_generators
 from .typical import clamp_block_means
@@ -48,8 +50,8 @@ def optimize(
     loss: Loss,
     *,
     seed: int | Sequence[int] = 0,
-    num_inference_steps: int = 50,
-    opt_steps: int = 20,
+    num_inference_steps: int | None = None,
+    opt_steps: int | None = None,
     config: DoodlConfig | None = None,
     init: tuple[Tensor, Tensor] | None = None,
     steps: Sequence[Step] | None = None,
@@ -63,9 +65,10 @@ def optimize(
         backend: the diffusion model (doodl.load_backend).
         loss: images in [0, 1], (B, C, H, W) -> (B,); the loss of the chain's two outputs is averaged.
         seed: one seed or a list; all seeds are optimised together as one batch.
-        num_inference_steps: T, the EDICT steps (paper: 50).
-        opt_steps: m, the number of updates (paper: 10 to 50).
-        config: DoodlConfig; its fields may also be given as keyword options (lr=..., momentum=...).
+        num_inference_steps: T, the EDICT steps; None: the backend family's default (doodl.optimizer.defaults).
+        opt_steps: m, the number of updates (paper: 10 to 50); None: the family's default.
+        config: DoodlConfig, used as given; without it, its fields may be given as keyword options (lr=...,
+            momentum=...) and the ones not given come from the backend family's defaults (mix, lr, clip, noise).
         init: a latent pair (x_T, y_T) to start from instead of noise (real-image editing, doodl.invert_image).
         steps: the chain's steps when starting part-way (editing with invert_to: InvertedImage.steps);
             default backend.steps(num_inference_steps).
@@ -74,11 +77,9 @@ def optimize(
         **options: DoodlConfig fields, then Conditioning fields for backend.denoiser (prompt, class_label, ...);
             one the backend cannot use is a ValueError naming it.
     """
-    opts_cfg, conditioning = DoodlConfig.split(options)
-    cfg = config if config is not None else opts_cfg
-    if config is not None and options.keys() & {f for f in DoodlConfig.__dataclass_fields__}:
-        raise ValueError("give DoodlConfig fields either in config= or as keyword options, not both")
-    if not isinstance(opt_steps, int) or opt_steps < 0:
+    cfg, conditioning, num_inference_steps, opt_steps = resolve_settings(backend, config, options, num_inference_steps,
+                                                                         opt_steps)
+    if not isinstance(opt_steps, int) or isinstance(opt_steps, bool) or opt_steps < 0:
         raise ValueError(f"opt_steps must be a non-negative int, got {opt_steps!r}")
     seeds = as_seed_list(seed)
     model = backend.denoiser(Conditioning.from_kwargs(**conditioning))
@@ -99,8 +100,8 @@ def optimize(
     lr = torch.full((B,), float(cfg.lr), device=x.device, dtype=dtype)
     vel = [torch.zeros_like(x), torch.zeros_like(y)]  # momentum (or Adam's first moment) per chain
     adam_v = [torch.zeros_like(x), torch.zeros_like(y)]  # Adam's second moment per chain
-    best_loss = torch.full((B,), float("inf"), device=x.device, dtype=torch.float64)
-    best_images = best_latents = best_latents_y = initial_images = best_step = None
+    chosen = Selector(cfg.select)
+    initial_images = gap = None
     history: list[StepRecord] = []
     start = time.perf_counter()
 
@@ -123,23 +124,11 @@ def optimize(
             ok = finite & torch.stack([g.flatten(1).isfinite().all(dim=1) for g in grads]).all(dim=0)
         else:
             ok = finite
-        # Keep the best iterate per image (ours; the paper returns the last).
         cur = per_image.detach().to(torch.float64)
-        improved = ok & (cur < best_loss) if cfg.keep_best else torch.ones_like(ok)
         imgs = img_x.detach()
-        if best_images is None:
-            initial_images = imgs.clone()
-            best_images, best_latents, best_latents_y = imgs.clone(), x.detach().clone(), y.detach().clone()
-            best_step = torch.zeros(B, dtype=torch.long)
-            best_loss = torch.where(ok, cur, best_loss)
-        else:
-            m = improved.reshape(-1, *([1] * (imgs.ndim - 1)))
-            best_images = torch.where(m, imgs, best_images)
-            ml = improved.reshape(-1, *([1] * (x.ndim - 1)))
-            best_latents = torch.where(ml, x.detach(), best_latents)
-            best_latents_y = torch.where(ml, y.detach(), best_latents_y)
-            best_step = torch.where(improved.cpu(), torch.full_like(best_step, i), best_step)
-            best_loss = torch.where(improved, cur, best_loss)
+        if initial_images is None:
+            initial_images, gap = imgs.clone(), check_chain(x0, y0, cfg.mix, len(chain))  # the pair is already here
+        chosen.offer(imgs, x.detach(), cur, ok, i, y.detach())  # cfg.select: the last iterate (paper), best loss, or a scorer
         history.append(StepRecord(i, cur.cpu(), (~ok).cpu(), lr.detach().cpu().clone(), time.perf_counter() - start))
         if callback is not None:
             callback({"step": i, "loss": cur, "images": imgs, "latents": x.detach()})
@@ -147,7 +136,7 @@ def optimize(
             bar.set_postfix(loss=f"{history[-1].mean_loss:.4f}")
         if not needs_grad:
             break
-        if cfg.target_loss is not None and bool((best_loss <= cfg.target_loss).all()):
+        if cfg.target_loss is not None and bool((chosen.loss <= cfg.target_loss).all()):
             log.info("target loss %.4g reached at step %d", cfg.target_loss, i)
             break
         if not bool(ok.all()):
@@ -166,9 +155,9 @@ def optimize(
             lats[j] = nxt
         x, y = lats[0], lats[-1]
     bar.close()
-    assert best_images is not None and initial_images is not None
-    return DoodlResult(best_images, best_latents, best_loss.cpu(), initial_images, history, seeds,
-                       time.perf_counter() - start, best_step, best_latents_y, list(chain), dtype)
+    assert chosen.images is not None and chosen.loss is not None and initial_images is not None
+    return DoodlResult(chosen.images, chosen.latents, chosen.loss.cpu(), initial_images, history, seeds,
+                       time.perf_counter() - start, chosen.step, chosen.latents_y, list(chain), dtype, gap)
 
 
 def _update(cfg: DoodlConfig, grad: Tensor, vel: Tensor, v: Tensor, lr: Tensor, i: int) -> tuple[Tensor, Tensor]:

@@ -31,7 +31,7 @@ class StepRecord:
 class DoodlResult:
     """Output of doodl.optimize: the best iterate's images and latents, and the per-step history."""
 
-    images: Tensor  # (B, C, H, W) in [0, 1]: each image's best iterate (or last, with keep_best=False)
+    images: Tensor  # (B, C, H, W) in [0, 1]: each image's iterate chosen by DoodlConfig.select (default: the last)
     latents: Tensor  # (B, *latent_shape): x_T that produced `images` (with latents_y: edict_sample's pair)
     loss: Tensor  # (B,) loss of `images`
     initial_images: Tensor  # (B, C, H, W): the images of the initial draw (what vanilla EDICT sampling gives)
@@ -43,6 +43,7 @@ class DoodlResult:
     latents_y: Tensor | None = None  # (B, *latent_shape): y_T of the pair (equals `latents` when tied)
     steps: list[Step] = field(default_factory=list)  # the chain sampled from (x_T, y_T)
     coupling_dtype: torch.dtype | None = None  # dtype of the pair and of EDICT's coupling arithmetic
+    pair_gap: Tensor | None = None  # (B,) mean |x0 - y0| of the initial draw's EDICT pair (stability check)
 
     @property
     def timesteps(self) -> list[int | float]:

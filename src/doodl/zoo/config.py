@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-DDPM_NAMES = ("fashion-ddpm", "fashion-cond-ddpm")
+DDPM_NAMES = ("fashion-ddpm", "fashion-cond-ddpm", "fashion-super-ddpm")
 CLASSIFIER_NAMES = ("fashion-guide", "fashion-eval")
 NAMES = CLASSIFIER_NAMES + DDPM_NAMES  # training order for `--model all`: the DDPM cards can then use fashion-eval
 
@@ -17,6 +17,8 @@ class DDPMConfig:
 
     name: str = "fashion-ddpm"  # the zoo name; the weights land in out_dir/<name>.safetensors
     conditional: bool = False  # class-conditional UNet (num_class_embeds = 11) trained with label dropout
+    labels: Literal["fine", "super"] = "fine"  # conditional only: the 10 classes, or the 4 superclasses (zoo.superclass)
+    init_from: str | None = None  # a zoo DDPM to start from (its UNet weights; a new class embedding starts at zero)
     steps: int = 6000  # optimiser steps; ~13 epochs at batch 128 (our choice for a small UNet on 60k images)
     batch_size: int = 128  # DDPM used 128 on CIFAR-10; raise it on a GPU (see the zoo README's commands)
     lr: float = 4e-4  # AdamW peak LR; DDPM's 2e-4 doubled for a 1.8M-parameter UNet (our measurement)
@@ -48,6 +50,10 @@ class DDPMConfig:
         _check_common(self)
         if not 0 <= self.label_dropout < 1:
             raise ValueError(f"label_dropout must lie in [0, 1), got {self.label_dropout}")
+        if self.labels not in ("fine", "super") or (self.labels == "super" and not self.conditional):
+            raise ValueError(f"labels must be 'fine' or 'super' (super needs conditional=True), got {self.labels!r}")
+        if self.init_from is not None and self.init_from not in DDPM_NAMES:
+            raise ValueError(f"init_from must be a zoo DDPM ({', '.join(DDPM_NAMES)}) or None, got {self.init_from!r}")
         if not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
         if self.grid_seeds < 0 or self.grid_steps < 1 or self.sample_eval < 0:
@@ -115,6 +121,10 @@ def default_config(name: str, **overrides: Any) -> DDPMConfig | ClassifierConfig
         base = DDPMConfig(name=name, conditional=False)
     elif name == "fashion-cond-ddpm":
         base = DDPMConfig(name=name, conditional=True, seed=2)
+    elif name == "fashion-super-ddpm":  # superclass labels only; fine-tuned from the 10-class DDPM to fit a CPU budget
+        # (from the unconditional one with a zeroed embedding, 570 CPU steps left it ~unconditional: BENCHMARKS.md §5)
+        base = DDPMConfig(name=name, conditional=True, labels="super", init_from="fashion-cond-ddpm", seed=3,
+                          steps=300, batch_size=64, lr=1e-4, warmup_steps=20, ema_decay=0.99)
     elif name == "fashion-guide":
         base = ClassifierConfig(name=name, arch="guidance", seed=0)
     elif name == "fashion-eval":

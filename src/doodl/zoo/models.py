@@ -23,11 +23,13 @@ UNET_CONFIG = dict(
 NUM_CLASSES = 10  # label NUM_CLASSES is the null label of the conditional model (label dropout)
 
 
-def unet_config(conditional: bool = False, config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Keyword config of the zoo UNet (UNET_CONFIG unless given), JSON-ready, with 11 class embeddings if conditional."""
+def unet_config(conditional: bool = False, config: dict[str, Any] | None = None,
+                num_classes: int = NUM_CLASSES) -> dict[str, Any]:
+    """Keyword config of the zoo UNet (UNET_CONFIG unless given), JSON-ready, with num_classes + 1 class embeddings
+    (the last one the null label) if conditional."""
     cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(config or UNET_CONFIG).items()}
     if conditional:
-        cfg["num_class_embeds"] = NUM_CLASSES + 1
+        cfg["num_class_embeds"] = num_classes + 1
     return cfg
 
 

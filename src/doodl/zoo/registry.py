@@ -122,7 +122,7 @@ def _load(path: str | os.PathLike, name: str | None, device: str | torch.device,
 
 def load_unet(name: str, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
               weights_dir: str | os.PathLike | None = None) -> nn.Module:
-    """The EMA UNet2DModel of a zoo DDPM ('fashion-ddpm' or 'fashion-cond-ddpm')."""
+    """The EMA UNet2DModel of a zoo DDPM ('fashion-ddpm', 'fashion-cond-ddpm' or 'fashion-super-ddpm')."""
     check_name(name, DDPM_NAMES)
     return load_module(weights_path(name, weights_dir), name, device, dtype)
 
@@ -135,12 +135,20 @@ def load_classifier(name: str, device: str | torch.device = "cpu", dtype: torch.
 
 
 def load_fashion_backend(conditional: bool = False, device: str | torch.device = "cpu",
-                         dtype: torch.dtype = torch.float32, *, weights_dir: str | os.PathLike | None = None) -> PixelBackend:
-    """PixelBackend of the zoo's Fashion-MNIST DDPM (DDPM linear schedule, 28x28 padded to 32x32 with -1)."""
+                         dtype: torch.dtype = torch.float32, *, weights_dir: str | os.PathLike | None = None,
+                         name: str | None = None) -> PixelBackend:
+    """PixelBackend of a zoo Fashion-MNIST DDPM (DDPM linear schedule, 28x28 padded to 32x32 with -1).
+
+    name: 'fashion-ddpm', 'fashion-cond-ddpm' or 'fashion-super-ddpm' (4 superclass labels, zoo.superclass);
+    None picks by `conditional`. The backend's num_classes is the number of real labels of the model.
+    """
     from ..backends.pixel import PixelBackend
     from ..schedules import make_alphas_cumprod
+    from .superclass import NUM_SUPER
 
-    name = "fashion-cond-ddpm" if conditional else "fashion-ddpm"
+    if name is None:
+        name = "fashion-cond-ddpm" if conditional else "fashion-ddpm"
+    conditional = check_name(name, DDPM_NAMES) != "fashion-ddpm"
     path = weights_path(name, weights_dir)
     unet, meta = _load(path, name, device, dtype)
     try:
@@ -150,4 +158,7 @@ def load_fashion_backend(conditional: bool = False, device: str | torch.device =
         raise ValueError(f"weight file {path} has a bad schedule in its metadata: {e}") from None
     if (getattr(unet.config, "num_class_embeds", None) is not None) != conditional:
         raise ValueError(f"weight file {path} holds a{'n un' if conditional else ' '}conditional UNet")
-    return PixelBackend(unet, alphas_cumprod, pad=pad, num_classes=NUM_CLASSES if conditional else None)
+    n_labels = NUM_SUPER if meta.get("labels") == "super" else NUM_CLASSES
+    backend = PixelBackend(unet, alphas_cumprod, pad=pad, num_classes=n_labels if conditional else None)
+    backend.family = "vp-linear"  # the key of doodl.optimizer.defaults (EDICT p, T, the optimizer steps)
+    return backend

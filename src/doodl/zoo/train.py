@@ -16,12 +16,14 @@ from torch import Tensor, nn
 
 from ..schedules import make_alphas_cumprod
 from .cards import ModelCard, output_dir, read_card, write_card, write_readme
-from .config import ClassifierConfig, DDPMConfig, TrainResult
+from ..data.fashion_mnist import CLASS_NAMES
+from .config import DDPM_NAMES, ClassifierConfig, DDPMConfig, TrainResult
 from .fid import classifier_accuracy
 from .loop import Data, LoopResult, batch_indices, ema_update, held_out_data, random_hflip, random_shift, \
     resolve_device, run_steps, training_data
 from .models import NUM_CLASSES, unet_config
 from .registry import build_module, save_weights, weights_path, zoo_dir
+from .superclass import NUM_SUPER, SUPERCLASSES, to_super_labels
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +56,16 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
     cfg.validate()
     dev, gen = _setup(cfg)
     (images, labels), source = training_data(cfg, data)
-    arch_cfg = unet_config(cfg.conditional, cfg.unet_config)
-    unet = build_module("UNet2DModel", arch_cfg).to(dev).train()
+    n_labels = NUM_SUPER if cfg.labels == "super" else NUM_CLASSES
+    if cfg.labels == "super":
+        labels = to_super_labels(labels)  # the model never sees a fine label
+    arch_cfg = unet_config(cfg.conditional, cfg.unet_config, n_labels)
+    unet = build_module("UNet2DModel", arch_cfg)
+    if cfg.init_from is not None:
+        _init_from(unet, cfg.init_from, out_dir)
+    unet = unet.to(dev).train()
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type == "cuda")
+    opt = torch.optim.AdamW(_param_groups(unet, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type == "cuda")
     ac = make_alphas_cumprod(cfg.schedule, cfg.num_train_timesteps).to(dev, torch.float32)
     images, labels = images.to(dev), labels.to(dev)
     batches = batch_indices(images.shape[0], cfg.batch_size, gen, dev)
@@ -75,7 +83,7 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
         y = None
         if cfg.conditional:  # 4. label dropout: the null label trains the unconditional branch of CFG
             drop = torch.rand(x0.shape[0], generator=gen, device=dev) < cfg.label_dropout
-            y = torch.where(drop, torch.full_like(labels[idx], NUM_CLASSES), labels[idx])
+            y = torch.where(drop, torch.full_like(labels[idx], n_labels), labels[idx])
         with _autocast(cfg, dev):
             pred = unet(xt, t, class_labels=y).sample
         loss = F.mse_loss(pred.float(), noise)  # 5. ||eps - eps_theta(x_t, t)||^2 (DDPM eq. 14)
@@ -91,8 +99,15 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
     extra = {"ema_decay": cfg.ema_decay, "schedule": f"{cfg.schedule} betas 1e-4..0.02, T={cfg.num_train_timesteps}",
              "prediction": "epsilon", "pad": f"28 -> {28 + 2 * cfg.pad} with -1"}
     if cfg.conditional:
-        extra["label_dropout"] = f"p={cfg.label_dropout} to null label {NUM_CLASSES}"
-    meta = {"schedule": cfg.schedule, "num_train_timesteps": str(cfg.num_train_timesteps), "pad": str(cfg.pad)}
+        extra["label_dropout"] = f"p={cfg.label_dropout} to null label {n_labels}"
+    if cfg.labels == "super":
+        extra["labels"] = {name: [CLASS_NAMES[k] for k in ks] for name, ks in SUPERCLASSES.items()}
+    if cfg.init_from is not None:
+        extra["init_from"] = (f"{cfg.init_from} (its UNet weights; " + ("the class embedding started at zero)"
+                              if cfg.init_from == "fashion-ddpm" else "each superclass embedding started at the mean of "
+                              "its classes' embeddings, the fine ones dropped)"))
+    meta = {"schedule": cfg.schedule, "num_train_timesteps": str(cfg.num_train_timesteps), "pad": str(cfg.pad),
+            "labels": cfg.labels}
     path = save_weights(weights_path(cfg.name, out), ema, "UNet2DModel", arch_cfg, getattr(torch, cfg.save_dtype), meta)
     result = _finish(cfg, ema, "ddpm", path, run, source, command, None, extra)  # a card even if sampling fails
     try:
@@ -111,6 +126,48 @@ def train_ddpm(cfg: DDPMConfig, data: Data | None = None, *, out_dir: str | os.P
     return result
 
 
+EMBED_LR_MULT = 10.0  # fine-tuning: the zero-initialised class embedding learns at 10x the LR (Adam moves each weight
+#                       ~lr per step; the trained embeddings of fashion-cond-ddpm have rms ~1, far from 0 at lr 2e-4)
+
+
+def _param_groups(unet: nn.Module, cfg: DDPMConfig) -> list[dict]:
+    """One AdamW group, or two when fine-tuning (init_from): the new class embedding at EMBED_LR_MULT x lr."""
+    emb = getattr(unet, "class_embedding", None)
+    if cfg.init_from is None or emb is None or cfg.init_from != "fashion-ddpm":  # only a zeroed embedding speeds up
+        return [{"params": list(unet.parameters())}]
+    ids = {id(p) for p in emb.parameters()}
+    return [{"params": [p for p in unet.parameters() if id(p) not in ids]},
+            {"params": list(emb.parameters()), "lr": cfg.lr * EMBED_LR_MULT}]
+
+
+def _init_from(unet: nn.Module, name: str, out_dir: str | os.PathLike | None) -> None:
+    """Copy a zoo DDPM's weights into `unet` (same architecture but for the class embedding). From the unconditional
+    model the embedding starts at zero; from the 10-class model each superclass starts at the mean of its classes'
+    embeddings and the null label at the null label's (the fine labels themselves are dropped)."""
+    from .registry import read_weights
+
+    src_dir = out_dir if out_dir is not None and weights_path(name, out_dir).is_file() else None
+    tensors, _ = read_weights(weights_path(name, src_dir), name)
+    state = {k: v.float() for k, v in tensors.items() if not k.startswith("class_embedding.")}
+    missing, unexpected = unet.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("class_embedding.") for k in missing):
+        raise ValueError(f"init_from={name!r} does not match the architecture (missing {missing}, unexpected {unexpected})")
+    emb = getattr(unet, "class_embedding", None)
+    if emb is None:
+        return
+    with torch.no_grad():
+        src = tensors.get("class_embedding.weight")
+        if src is None or src.shape[0] != NUM_CLASSES + 1 or emb.weight.shape[0] != NUM_SUPER + 1:
+            nn.init.zeros_(emb.weight)
+            how = "class embedding zeroed"
+        else:
+            for i, ks in enumerate(SUPERCLASSES.values()):
+                emb.weight[i] = src[list(ks)].float().mean(0)
+            emb.weight[NUM_SUPER] = src[NUM_CLASSES].float()
+            how = "superclass embeddings = means of their classes' embeddings"
+    logger.info("initialised from %s (%s)", name, how)
+
+
 def _ddpm_samples(cfg: DDPMConfig, out: Path) -> dict:
     """The sample grid PNG beside the weights and, if asked and possible, sample metrics (from the saved file)."""
     if cfg.grid_seeds == 0 and cfg.sample_eval == 0:
@@ -119,7 +176,8 @@ def _ddpm_samples(cfg: DDPMConfig, out: Path) -> dict:
     from .samples import sample_grid, sample_metrics
 
     extra: dict = {}
-    backend = load_fashion_backend(cfg.conditional, cfg.device, weights_dir=out)  # exactly what users will load
+    backend = load_fashion_backend(cfg.conditional, cfg.device, weights_dir=out,
+                                   name=cfg.name if cfg.name in DDPM_NAMES else None)  # exactly what users will load
     if cfg.grid_seeds:
         from ..io.images import save_png
 
