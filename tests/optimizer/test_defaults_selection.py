@@ -24,10 +24,10 @@ class _Fake:
 def test_family_read_from_the_schedule_or_the_attribute(toy_backend):
     assert D.family_of(_Fake("linear")) == D.LINEAR and D.family_of(_Fake("scaled_linear")) == D.SCALED_LINEAR
     assert D.family_of(toy_backend) == D.LINEAR
-    assert D.family_of(_Fake("flow")) == D.FLOW
+    assert D.family_of(_Fake("flow")) == D.FLOW and D.defaults_for(_Fake("flow")).steps == 28
     b = _Fake("linear")
-    b.family = "flow"
-    assert D.family_of(b) == "flow"
+    b.family = "someone-elses"
+    assert D.family_of(b) == "someone-elses"
     assert D.defaults_for(b) == D.FAMILY_DEFAULTS[D.DEFAULT_FAMILY]  # unregistered family: the paper's values
     assert D.defaults_for(_Fake("scaled_linear")).mix == 0.93  # the paper's p on SD's schedule
 
@@ -80,3 +80,8 @@ def test_optimize_default_returns_the_last_iterate(toy_backend):
     held = doodl.optimize(toy_backend, lambda im: -brightness(im), seed=[3, 4], num_inference_steps=5, opt_steps=3,
                           perturb_std=0.5, select=lambda im: (im - 0.5).abs().flatten(1).mean(1), progress=False)
     assert held.best_step.shape == (2,) and (held.best_step <= 3).all()
+
+
+def test_flux_schnell_gets_the_few_step_family(tmp_path):
+    backend = doodl.load_backend(doodl.testing.save_tiny_pipeline("flux-schnell", tmp_path / "s"))
+    assert D.family_of(backend) == D.FLOW_FEW_STEP and D.defaults_for(backend).steps == 4

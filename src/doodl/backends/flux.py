@@ -76,6 +76,7 @@ class FluxBackend(PipelineBackend):
         self.guidance_embeds = bool(self.transformer.config.guidance_embeds)
         self.name = "FluxBackend (dev: guidance embedding)" if self.guidance_embeds else "FluxBackend (schnell: no guidance)"
         fields = {"prompt", "prompt_embeds", "pooled_prompt_embeds"}
+        self.family = "flow" if self.guidance_embeds else "flow-few-step"  # doodl.optimizer.defaults' families
         self.accepts = frozenset(fields | ({"guidance_scale", "guidance"} if self.guidance_embeds else set()))
         f = 2 ** (len(self.vae.config.block_out_channels) - 1)
         default = int(getattr(self.vae.config, "sample_size", None) or DEFAULT_SAMPLE_SIZE * f)

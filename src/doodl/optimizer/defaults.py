@@ -16,7 +16,8 @@ import torch
 
 SCALED_LINEAR = "vp-scaled-linear"  # Stable Diffusion 1.x/2.x latents (betas 0.00085..0.012, scaled)
 LINEAR = "vp-linear"  # DDPM's linear betas 1e-4..0.02 (the zoo's pixel models)
-FLOW = "flow"  # rectified-flow models (SD3, Flux): hook for their backends; not measured here
+FLOW = "flow"  # rectified-flow models (SD3, Flux-dev): Euler steps, a = 1
+FLOW_FEW_STEP = "flow-few-step"  # step-distilled flow models (Flux-schnell): the same chain at 4 steps
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,13 @@ FAMILY_DEFAULTS: dict[str, FamilyDefaults] = {
                                   source="the DOODL paper (§4, §5.1) on SD v1.4; chain growth bound ~6.7 at T = 20"),
     LINEAR: FamilyDefaults(mix=0.8, steps=20, lr=10.0, grad_clip=1e-2, perturb_std=1e-3, opt_steps=20,
                            source="measured on the zoo DDPM, BENCHMARKS.md §5 (chain table; tuning on seeds 100+)"),
-    # FLOW: the flow backends (branch i14m) register theirs with register_family(FLOW, FamilyDefaults(...)) once
-    # measured with chain_report; until then a flow backend gets the paper's values (DEFAULT_FAMILY).
+    FLOW: FamilyDefaults(mix=0.93, steps=28, lr=0.1, grad_clip=1e-3, perturb_std=1e-2, opt_steps=20,
+                         source="p, T: chain table on the tiny SD3 / Flux-dev pipelines (BENCHMARKS.md §7b: gap ~1e-3, "
+                                "round trip ~1e-13 at p = 0.93, T = 28; on a = 1 steps mixing shrinks the gap); "
+                                "T = 28 as SD3's and Flux-dev's pipelines; lr/clip/noise: the paper's, not tuned here"),
+    FLOW_FEW_STEP: FamilyDefaults(mix=0.93, steps=4, lr=0.1, grad_clip=1e-3, perturb_std=1e-2, opt_steps=20,
+                                  source="Flux-schnell's 4 steps; chain table on the tiny schnell pipeline (§7b); "
+                                         "lr/clip/noise: the paper's, not tuned here"),
 }
 DEFAULT_FAMILY = SCALED_LINEAR  # for a backend of unknown family: the paper's values
 
