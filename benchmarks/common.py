@@ -63,39 +63,4 @@ def run_isolated(script: str, args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-class LiveSaved:
-    """Live bytes autograd holds for backward (per storage, network weights excluded), counted while graphs are
-    built and freed, including the ones a custom backward builds; `peak` is the maximum seen."""
-
-    def __init__(self, exclude: set[int]):
-        self.exclude, self.refs, self.now, self.peak = exclude, {}, 0, 0
-
-    def pack(self, t: torch.Tensor):
-        ptr = t.untyped_storage().data_ptr()
-        if ptr in self.exclude:
-            return t
-        count, size = self.refs.get(ptr, (0, t.untyped_storage().nbytes()))
-        if count == 0:
-            self.now += size
-            self.peak = max(self.peak, self.now)
-        self.refs[ptr] = (count + 1, size)
-        return _Held(t, self, ptr)
-
-    def release(self, ptr: int) -> None:
-        count, size = self.refs[ptr]
-        self.refs[ptr] = (count - 1, size)
-        if count == 1:
-            del self.refs[ptr]
-            self.now -= size
-
-    def hooks(self):
-        """The context manager that installs the meter."""
-        return torch.autograd.graph.saved_tensors_hooks(self.pack, lambda h: h.t if isinstance(h, _Held) else h)
-
-
-class _Held:
-    def __init__(self, t: torch.Tensor, meter: LiveSaved, ptr: int):
-        self.t, self.meter, self.ptr = t, meter, ptr
-
-    def __del__(self) -> None:
-        self.meter.release(self.ptr)
+from doodl.testing.memory import LiveSaved  # noqa: E402,F401  (re-exported for the scripts)

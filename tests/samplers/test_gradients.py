@@ -7,6 +7,7 @@ import torch
 
 import doodl
 from doodl.samplers import make_steps
+from doodl.testing.memory import LiveSaved, weight_storages
 
 
 def loss_fn(x0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
@@ -77,47 +78,8 @@ def test_reversible_memory_constant_in_T(model64, sd_alphas):
     assert rev50 < naive5
 
 
-class LiveSaved:
-    """Live bytes of tensors autograd holds for backward, counted per storage (network weights excluded) while
-    graphs are built and freed, including the graphs the reversible backward builds: `peak` is the maximum."""
-
-    def __init__(self, exclude: set[int]):
-        self.exclude, self.refs, self.now, self.peak = exclude, {}, 0, 0
-
-    def pack(self, t: torch.Tensor):
-        ptr = t.untyped_storage().data_ptr()
-        if ptr in self.exclude:
-            return t
-        count, size = self.refs.get(ptr, (0, t.untyped_storage().nbytes()))
-        if count == 0:
-            self.now += size
-            self.peak = max(self.peak, self.now)
-        self.refs[ptr] = (count + 1, size)
-        return _Held(t, self, ptr)
-
-    def release(self, ptr: int) -> None:
-        count, size = self.refs[ptr]
-        self.refs[ptr] = (count - 1, size)
-        if count == 1:
-            del self.refs[ptr]
-            self.now -= size
-
-    def measure(self, fn) -> int:
-        with torch.autograd.graph.saved_tensors_hooks(self.pack, lambda h: h.t if isinstance(h, _Held) else h):
-            fn()
-        return self.peak
-
-
-class _Held:
-    def __init__(self, t, meter, ptr):
-        self.t, self.meter, self.ptr = t, meter, ptr
-
-    def __del__(self):
-        self.meter.release(self.ptr)
-
-
 def peak_during_backward(unet, fn) -> int:
-    return LiveSaved({p.untyped_storage().data_ptr() for p in unet.parameters()}).measure(fn)
+    return LiveSaved(weight_storages(unet)).measure(fn)
 
 
 def test_reversible_peak_during_backward_is_about_one_network_call(unet64, model64, sd_alphas):
