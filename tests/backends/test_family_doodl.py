@@ -14,6 +14,7 @@ from doodl.backends.flux import pack, unpack
 from doodl.cli import main
 from doodl.samplers import edict_invert, edict_sample
 from doodl.testing import save_tiny_pipeline, tiny_pipeline
+from doodl.testing.memory import LiveSaved, weight_storages
 
 PROMPT = "a red cube"
 KINDS = ["sdxl", "sd3", "flux"]
@@ -74,6 +75,27 @@ def test_reversible_and_checkpoint_gradients_equal_naive_autograd(kind):
     assert ref.norm() > 0
     for mode in ("reversible", "checkpoint"):
         assert ((grads[mode] - ref).norm() / ref.norm()).item() < 1e-8, mode
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reversible_memory_is_flat_in_T_while_naive_grows(kind):
+    # peak bytes autograd keeps during forward + backward (network weights excluded), at T = 4 and T = 28
+    backend = backend_for(kind)
+    model = backend.denoiser(doodl.Conditioning(prompt=PROMPT))
+    xT = backend.noise(1, torch.Generator().manual_seed(3), torch.float64)
+    weights = set().union(*(weight_storages(m) for m in backend.__dict__.values() if isinstance(m, torch.nn.Module)))
+
+    def peak(T: int, mode: str) -> int:
+        def fn():
+            x = xT.clone().requires_grad_(True)
+            x0, y0 = edict_sample(model, x, x, backend.steps(T), grad=mode, model_dtype=backend.dtype)
+            torch.autograd.grad(x0.square().mean() + y0.square().mean(), x)
+        return LiveSaved(weights).measure(fn)
+
+    rev4, rev28 = peak(4, "reversible"), peak(28, "reversible")
+    assert rev4 > 0 and abs(rev28 - rev4) <= 0.1 * rev4  # constant in T
+    naive4, naive28 = peak(4, "naive"), peak(28, "naive")
+    assert naive28 > 4 * naive4 and naive28 > 3 * rev28
 
 
 @pytest.mark.parametrize("kind", KINDS)
