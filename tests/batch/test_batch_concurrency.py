@@ -88,3 +88,24 @@ def test_a_worker_killed_mid_job_beside_another_still_gives_exactly_once(tmp_pat
     assert sorted(p.name for p in (out / "jobs").iterdir()) == sorted(j.id for j in jobs)
     assert all((out / "jobs" / j.id / "job.json").is_file() for j in jobs)
     assert not in_flight(out) and not list(out.rglob("*.tmp*"))
+
+
+def test_summary_lock_serialises_workers(tmp_path):
+    # Seen in a two-process run: the worker that read the manifest before the other's last commit wrote its
+    # (stale) summary last. Reading the manifest and writing the summary now happen under one lock.
+    import threading
+
+    from doodl.batch.summary import summary_lock
+
+    order: list[str] = []
+    with summary_lock(tmp_path):
+        def second() -> None:
+            with summary_lock(tmp_path):
+                order.append("second")
+
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.3)
+        order.append("first")  # the other worker is still waiting for the lock
+    t.join(timeout=10)
+    assert order == ["first", "second"]

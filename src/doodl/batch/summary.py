@@ -7,6 +7,8 @@ import json
 import logging
 import math
 import os
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -217,6 +219,25 @@ def render_markdown(summary: Summary) -> str:
                  _fmt(g.loss, 4), _fmt(g.seconds, 1), _fmt(g.target_accuracy, 3), _fmt(g.fmnist_fid, 2)]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+SUMMARY_LOCK = ".summary.lock"  # held while a worker reads the manifest and writes the summary
+
+
+@contextmanager
+def summary_lock(out_dir: str | os.PathLike) -> Iterator[None]:
+    """Serialise read-manifest-then-write-summary across the workers sharing DIR, so a worker that read the
+    manifest before another's last job was committed cannot overwrite the later, complete summary."""
+    import fcntl
+
+    path = Path(out_dir) / SUMMARY_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write_summary(summary: Summary, out_dir: str | os.PathLike) -> tuple[Path, Path]:

@@ -122,6 +122,7 @@ def batch(jobs_file: Path | None, out_dir: Path, drawbench: str | None, seeds: l
        "guides": ["clip-text:1"], "seeds": "0-3", "category": "colors"}
     """
     from ..batch import init_world, load_executor, read_manifest, run_batch, summarize, write_summary
+    from ..batch.summary import summary_lock
     from ..io.atomic import check_writable_dir
 
     world = init_world()
@@ -146,9 +147,10 @@ def batch(jobs_file: Path | None, out_dir: Path, drawbench: str | None, seeds: l
             eval_model, reference, eval_name = _zoo_evaluators(job_list.jobs)
             if clip is not None:
                 _to_best_device(clip.model)
-            summary = summarize(job_list.jobs, read_manifest(out_dir), out_dir, clip=clip, eval_model=eval_model,
-                                reference=reference, clip_model=clip_model, eval_classifier=eval_name)
-            js, _ = write_summary(summary, out_dir)
+            with summary_lock(out_dir):  # the manifest read and the summary written as one step across workers
+                summary = summarize(job_list.jobs, read_manifest(out_dir), out_dir, clip=clip, eval_model=eval_model,
+                                    reference=reference, clip_model=clip_model, eval_classifier=eval_name)
+                js, _ = write_summary(summary, out_dir)
             if not quiet:
                 click.echo(f"summary: {js}")
             click.echo(result.line())
