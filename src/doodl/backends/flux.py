@@ -25,8 +25,7 @@ from torch import Tensor
 from ..conditioning import Conditioning
 from ..samplers.common import Denoiser
 from ..schedules import FlowSchedule, flux_mu
-from .pipeline import PipelineBackend, check_guidance_scale, check_size, expand_to, load_pipeline
-from .sd import as_dtype
+from .pipeline import PipelineBackend, check_guidance_scale, check_size, expand_to
 
 DEFAULT_GUIDANCE = 3.5  # FluxPipeline's default guidance_scale (dev's guidance embedding)
 MAX_SEQUENCE_LENGTH = 512  # T5 tokens, the pipeline's default
@@ -95,20 +94,6 @@ class FluxBackend(PipelineBackend):
         base = "timesteps" if sc.get("use_flow_sigmas") else "linspace"
         self.schedule = FlowSchedule.from_config(sc, mu=mu, base_sigmas=base)
         self._img_ids = image_ids(self.latent_shape[1], self.latent_shape[2], self.device, self.dtype)
-
-    @classmethod
-    def from_pipeline(cls, pipe: Any, **options: Any) -> "FluxBackend":
-        """Adapt a built FluxPipeline."""
-        return cls(pipe, **options)
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str, *, dtype: torch.dtype | str | None = None,
-                        device: torch.device | str | None = None, variant: str | None = None,
-                        revision: str | None = None, **options: Any) -> "FluxBackend":
-        """Load a hub id or folder with FluxPipeline.from_pretrained."""
-        dtype = as_dtype(dtype)
-        pipe = load_pipeline(cls.pipeline_class, name_or_path, dtype=dtype, variant=variant, revision=revision)
-        return cls(pipe, dtype=dtype, device=device, **options)
 
     def check_latents(self, x: Tensor, name: str = "latents") -> Tensor:
         """As Backend.check_latents; the message says the layout is the unpacked one (pack happens inside)."""

@@ -180,6 +180,20 @@ class PipelineBackend(Backend):
     def denoiser(self, cond: Conditioning | None = None, **options: Any) -> Denoiser:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @classmethod
+    def from_pipeline(cls, pipe: Any, **options: Any) -> "PipelineBackend":
+        """Adapt a built pipeline of `pipeline_class` (its components are shared, moved, not copied)."""
+        return cls(pipe, **options)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, *, dtype: torch.dtype | str | None = None,
+                        device: torch.device | str | None = None, variant: str | None = None,
+                        revision: str | None = None, **options: Any) -> "PipelineBackend":
+        """Load a hub id or save_pretrained folder with `pipeline_class`.from_pretrained, then adapt it."""
+        dtype = as_dtype(dtype)
+        pipe = load_pipeline(cls.pipeline_class, name_or_path, dtype=dtype, variant=variant, revision=revision)
+        return cls(pipe, dtype=dtype, device=device, **options)
+
 
 def load_pipeline(cls_name: str, name_or_path: str, *, dtype: torch.dtype | None, variant: str | None,
                   revision: str | None, **kwargs: Any) -> Any:

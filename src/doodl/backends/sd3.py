@@ -24,8 +24,7 @@ from ..conditioning import Conditioning
 from ..guidance.cfg import batched_cfg
 from ..samplers.common import Denoiser
 from ..schedules import FlowSchedule, flux_mu
-from .pipeline import PipelineBackend, check_guidance_scale, check_size, load_pipeline
-from .sd import as_dtype
+from .pipeline import PipelineBackend, check_guidance_scale, check_size
 from .sdxl import TEXT_FIELDS
 
 DEFAULT_GUIDANCE = 7.0  # StableDiffusion3Pipeline's default
@@ -69,20 +68,6 @@ class StableDiffusion3Backend(PipelineBackend):
             mu = flux_mu(seq, sc.get("base_image_seq_len", 256), sc.get("max_image_seq_len", 4096),
                          sc.get("base_shift", 0.5), sc.get("max_shift", 1.16))
         self.schedule = FlowSchedule.from_config(sc, mu=mu)
-
-    @classmethod
-    def from_pipeline(cls, pipe: Any, **options: Any) -> "StableDiffusion3Backend":
-        """Adapt a built StableDiffusion3Pipeline."""
-        return cls(pipe, **options)
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str, *, dtype: torch.dtype | str | None = None,
-                        device: torch.device | str | None = None, variant: str | None = None,
-                        revision: str | None = None, **options: Any) -> "StableDiffusion3Backend":
-        """Load a hub id or folder with StableDiffusion3Pipeline.from_pretrained (text_encoder_3 may be absent)."""
-        dtype = as_dtype(dtype)
-        pipe = load_pipeline(cls.pipeline_class, name_or_path, dtype=dtype, variant=variant, revision=revision)
-        return cls(pipe, dtype=dtype, device=device, **options)
 
     def encode_prompt(self, cond: Conditioning, cfg: bool) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
         """Conditional and (if cfg) unconditional contexts: joint text tokens and pooled projections."""

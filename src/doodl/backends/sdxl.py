@@ -25,7 +25,7 @@ from ..conditioning import Conditioning
 from ..guidance.cfg import batched_cfg
 from ..samplers.common import Denoiser
 from ..schedules import VPSchedule
-from .pipeline import PipelineBackend, check_guidance_scale, check_size, load_pipeline
+from .pipeline import PipelineBackend, check_guidance_scale, check_size
 from .sd import sd_alphas_cumprod
 
 DEFAULT_GUIDANCE = 5.0  # StableDiffusionXLPipeline's default
@@ -74,22 +74,6 @@ class StableDiffusionXLBackend(PipelineBackend):
         self.latent_shape = (int(self.unet.config.in_channels), self.height // f, self.width // f)
         self.image_shape = (int(self.vae.config.out_channels), self.height, self.width)
         self.cross_attention_dim = int(self.unet.config.cross_attention_dim)
-
-    @classmethod
-    def from_pipeline(cls, pipe: Any, **options: Any) -> "StableDiffusionXLBackend":
-        """Adapt a built StableDiffusionXLPipeline."""
-        return cls(pipe, **options)
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str, *, dtype: torch.dtype | str | None = None,
-                        device: torch.device | str | None = None, variant: str | None = None,
-                        revision: str | None = None, **options: Any) -> "StableDiffusionXLBackend":
-        """Load a hub id or save_pretrained folder with StableDiffusionXLPipeline.from_pretrained."""
-        from .sd import as_dtype
-
-        dtype = as_dtype(dtype)
-        pipe = load_pipeline(cls.pipeline_class, name_or_path, dtype=dtype, variant=variant, revision=revision)
-        return cls(pipe, dtype=dtype, device=device, **options)
 
     def time_ids(self) -> Tensor:
         """SDXL's micro-conditioning (original size, crop top-left, target size) = (H, W, 0, 0, H, W), as the pipeline."""
