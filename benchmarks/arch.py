@@ -111,14 +111,8 @@ def saved_mb(model, xT, steps, mode: str) -> float:
     """MB that autograd keeps for the backward pass of the EDICT chain in `mode` (saved-tensor hooks; exact)."""
     from doodl.samplers import edict_sample
 
-    saved = 0
-
-    def pack(t):
-        nonlocal saved
-        saved += t.numel() * t.element_size()
-        return t
+    from doodl.testing.memory import saved_bytes
 
     x = xT.clone().requires_grad_(True)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        edict_sample(model, x, x, steps, grad=mode)
+    saved, _ = saved_bytes(lambda: edict_sample(model, x, x, steps, grad=mode))
     return saved / 2**20

@@ -63,4 +63,3 @@ def run_isolated(script: str, args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-from doodl.testing.memory import LiveSaved  # noqa: E402,F401  (re-exported for the scripts)

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LiveSaved, machine, maxrss_mb, pixel_unet, run_isolated, timed  # noqa: E402
+from doodl.testing.memory import LiveSaved, saved_bytes  # noqa: E402
+from common import machine, maxrss_mb, pixel_unet, run_isolated, timed  # noqa: E402
 
 import doodl  # noqa: E402
 
@@ -45,17 +46,10 @@ def one(mode: str, T: int, size: int, batch: int, widths: tuple[int, ...], devic
 
     saved = 0
 
-    def pack(t):
-        nonlocal saved
-        saved += t.numel() * t.element_size()
-        return t
-
     def gradient():
         nonlocal saved
-        saved = 0
         x = xT.clone().requires_grad_(True)
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            x0, y0 = doodl.edict_sample(model, x, x, ts, grad=mode, **kw)
+        saved, (x0, y0) = saved_bytes(lambda: doodl.edict_sample(model, x, x, ts, grad=mode, **kw))
         torch.autograd.grad((x0.square().mean() + y0.square().mean()), x)
 
     weights = {q.untyped_storage().data_ptr() for q in unet.parameters()}

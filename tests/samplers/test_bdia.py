@@ -10,6 +10,7 @@ from doodl.samplers.bdia import bdia_invert, bdia_sample
 from doodl.schedules import FlowSchedule, ddim_timesteps
 
 from doodl.testing.flow import ToyVelocity
+from doodl.testing.memory import saved_bytes
 
 
 def noise(shape=(2, 4, 6, 6), seed=0):
@@ -103,16 +104,8 @@ def test_bdia_reversible_gradient_equals_naive(model64, sd_alphas, flow):
 
 def test_bdia_reversible_memory_flat_in_T():
     def saved(T, mode):
-        total = 0
-
-        def pack(t):
-            nonlocal total
-            total += t.numel() * t.element_size()
-            return t
-
         x = noise((1, 4, 6, 6)).requires_grad_(True)
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            zp, z = bdia_sample(ToyVelocity(), x, FlowSchedule(shift=3.0).steps(T), 0.0, grad=mode)
+        total, (zp, z) = saved_bytes(lambda: bdia_sample(ToyVelocity(), x, FlowSchedule(shift=3.0).steps(T), 0.0, grad=mode))
         (zp.sum() + z.sum()).backward()
         return total
 

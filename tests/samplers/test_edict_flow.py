@@ -10,6 +10,7 @@ import doodl
 from doodl.guidance.one_step import one_step_guidance
 from doodl.schedules import FlowSchedule
 from doodl.testing.flow import ToyVelocity
+from doodl.testing.memory import saved_bytes as count_saved
 
 SCHEDULES = {
     "sd3-28": (FlowSchedule(shift=3.0), 28),
@@ -63,16 +64,8 @@ def test_flow_gradient_modes_agree(name):
 
 
 def saved_bytes(steps, mode) -> int:
-    total = 0
-
-    def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
-        return t
-
     x = noise((1, 4, 6, 6)).requires_grad_(True)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        x0, y0 = doodl.edict_sample(ToyVelocity(), x, x, steps, grad=mode)
+    total, (x0, y0) = count_saved(lambda: doodl.edict_sample(ToyVelocity(), x, x, steps, grad=mode))
     (x0.sum() + y0.sum()).backward()
     return total
 

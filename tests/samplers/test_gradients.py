@@ -8,6 +8,7 @@ import torch
 import doodl
 from doodl.samplers import make_steps
 from doodl.testing.memory import LiveSaved, weight_storages
+from doodl.testing.memory import saved_bytes as count_saved
 
 
 def loss_fn(x0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
@@ -56,16 +57,8 @@ def test_gradient_reaches_closed_over_tensor(unet64, sd_alphas):
 
 def saved_bytes(model, ac, T, mode) -> int:
     """Bytes autograd keeps for the backward pass (packed saved tensors), counted through saved-tensor hooks."""
-    total = 0
-
-    def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
-        return t
-
     xT = torch.randn(1, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        x0, y0 = doodl.edict_sample(model, xT, xT, make_steps(doodl.ddim_timesteps(T), ac), grad=mode)
+    total, (x0, y0) = count_saved(lambda: doodl.edict_sample(model, xT, xT, make_steps(doodl.ddim_timesteps(T), ac), grad=mode))
     (x0.sum() + y0.sum()).backward()
     return total
 

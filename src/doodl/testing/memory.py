@@ -45,6 +45,20 @@ class LiveSaved:
         return self.peak
 
 
+def saved_bytes(fn: Callable[[], Any]) -> tuple[int, Any]:
+    """Bytes autograd saves for backward while fn runs (every packed tensor counted once per save), and fn's result."""
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return total, out
+
+
 def weight_storages(module: torch.nn.Module) -> set[int]:
     """Storage pointers of a module's parameters (to exclude from LiveSaved)."""
     return {p.untyped_storage().data_ptr() for p in module.parameters()}
