@@ -28,3 +28,8 @@ def cfg_of(out: torch.Tensor, w: float) -> torch.Tensor:
     """uncond + w (cond - uncond) of a batched [uncond, cond] network output, as the pipelines combine it."""
     u, c = out.chunk(2)
     return u + w * (c - u)
+
+
+def x_T(backend, seed: int = 0, batch: int = 1) -> torch.Tensor:
+    """The backend's seeded initial noise (batch, *latent_shape)."""
+    return backend.noise(batch, torch.Generator().manual_seed(seed))

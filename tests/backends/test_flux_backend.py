@@ -9,7 +9,7 @@ import torch
 from doodl.backends.flux import FluxBackend, pack, unpack
 from doodl.schedules import flux_mu
 from doodl.testing import tiny_pipeline
-from family_helpers import capture_calls, vanilla
+from family_helpers import capture_calls, vanilla, x_T
 
 PROMPT = "a red cube"
 SIZE = {"height": 32, "width": 32}
@@ -23,10 +23,6 @@ def dev():
 @pytest.fixture(scope="module")
 def schnell():
     return tiny_pipeline("flux-schnell")
-
-
-def x_T(backend, seed=0, batch=1):
-    return backend.noise(batch, torch.Generator().manual_seed(seed))
 
 
 def test_pack_and_unpack_are_inverse_and_match_the_pipeline():

@@ -8,7 +8,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 
 from doodl.backends.sd3 import StableDiffusion3Backend
 from doodl.testing import tiny_pipeline
-from family_helpers import capture_calls, cfg_of, vanilla
+from family_helpers import capture_calls, cfg_of, vanilla, x_T
 
 PROMPT = "a red cube"
 
@@ -21,10 +21,6 @@ def pipe():
 @pytest.fixture(scope="module")
 def backend(pipe):
     return StableDiffusion3Backend(pipe)
-
-
-def x_T(backend, seed=0, batch=1):
-    return backend.noise(batch, torch.Generator().manual_seed(seed))
 
 
 def test_shapes_and_flow_schedule_match_the_scheduler(backend):

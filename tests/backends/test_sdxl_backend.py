@@ -9,7 +9,7 @@ from diffusers import DDIMScheduler
 from doodl.backends.sdxl import StableDiffusionXLBackend
 from doodl.testing import tiny_pipeline
 
-from family_helpers import capture_calls, cfg_of, vanilla
+from family_helpers import capture_calls, cfg_of, vanilla, x_T
 
 PROMPT = "a red cube"
 
@@ -28,10 +28,6 @@ def pipe():
 @pytest.fixture(scope="module")
 def backend(pipe):
     return StableDiffusionXLBackend(pipe)
-
-
-def x_T(backend, seed=0, batch=1):
-    return backend.noise(batch, torch.Generator().manual_seed(seed))
 
 
 def test_shapes_and_schedule_come_from_the_configs(backend):
