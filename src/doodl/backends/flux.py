@@ -25,7 +25,8 @@ from torch import Tensor
 from ..conditioning import Conditioning
 from ..samplers.common import Denoiser
 from ..schedules import FlowSchedule, flux_mu
-from .pipeline import PipelineBackend, check_guidance_scale, check_size, expand_to
+from ..guidance.cfg import fit_batch
+from .pipeline import PipelineBackend, check_guidance_scale, check_size
 
 DEFAULT_GUIDANCE = 3.5  # FluxPipeline's default guidance_scale (dev's guidance embedding)
 MAX_SEQUENCE_LENGTH = 512  # T5 tokens, the pipeline's default
@@ -142,8 +143,8 @@ class FluxBackend(PipelineBackend):
         tt = t.expand(b) if isinstance(t, Tensor) else torch.full((b,), float(t), device=x.device)
         g = None if guidance is None else torch.full((b,), guidance, device=x.device, dtype=torch.float32)
         out = self.transformer(hidden_states=pack(x.to(self.dtype)), timestep=tt.to(self.dtype) / 1000, guidance=g,
-                               pooled_projections=expand_to(ctx["pooled"], b, "prompt"),
-                               encoder_hidden_states=expand_to(ctx["emb"], b, "prompt"), txt_ids=ctx["txt_ids"],
+                               pooled_projections=fit_batch(ctx["pooled"], b, "prompt"),
+                               encoder_hidden_states=fit_batch(ctx["emb"], b, "prompt"), txt_ids=ctx["txt_ids"],
                                img_ids=self._img_ids, return_dict=False)[0]
         return unpack(out, h, w).to(x.dtype)
 

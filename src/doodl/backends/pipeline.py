@@ -38,15 +38,6 @@ def check_size(name: str, value: Any, multiple: int) -> int:
     return value
 
 
-def expand_to(t: Tensor, batch: int, name: str) -> Tensor:
-    """Broadcast a (1, ...) tensor to the batch; (B, ...) must match it exactly."""
-    if t.shape[0] == batch:
-        return t
-    if t.shape[0] == 1:
-        return t.expand(batch, *t.shape[1:])
-    raise ValueError(f"{name} has {t.shape[0]} entries; give one, or one per image in the batch ({batch})")
-
-
 class PipelineBackend(Backend):
     """Base of the diffusers-pipeline backends: placement, VAE decode/encode, prompt embedding cache, checks.
 
