@@ -25,8 +25,8 @@ from torch import Tensor
 from ..conditioning import Conditioning
 from ..samplers.common import Denoiser
 from ..schedules import FlowSchedule, flux_mu
-from ..guidance.cfg import fit_batch
-from .pipeline import PipelineBackend, check_guidance_scale, check_size
+from ..guidance.cfg import check_guidance_scale, fit_batch
+from .pipeline import PipelineBackend, check_size
 
 DEFAULT_GUIDANCE = 3.5  # FluxPipeline's default guidance_scale (dev's guidance embedding)
 MAX_SEQUENCE_LENGTH = 512  # T5 tokens, the pipeline's default

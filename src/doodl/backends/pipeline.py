@@ -24,13 +24,6 @@ log = logging.getLogger(__name__)
 EMBED_CACHE_SIZE = 8  # prompt pairs whose embeddings are kept (a CLI batch reuses a handful)
 
 
-def check_guidance_scale(value: Any, name: str = "guidance_scale") -> float:
-    """A finite number, else a ValueError naming the option."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not torch.isfinite(torch.tensor(float(value))):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def check_size(name: str, value: Any, multiple: int) -> int:
     """A positive int divisible by `multiple` (the latent grid's pixel size), else a ValueError naming it."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value % multiple:

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from ..conditioning import Conditioning
-from ..guidance.cfg import batched_cfg
+from ..guidance.cfg import batched_cfg, check_guidance_scale
 from ..samplers.common import Denoiser
 from ..schedules import VPSchedule, alphas_cumprod_from_betas, linear_betas, scaled_linear_betas, v_to_eps
 from .base import Backend
@@ -260,10 +260,7 @@ class StableDiffusionBackend(Backend):
         """
         cond = Conditioning() if cond is None else cond
         cond.check(self.accepts, self.name)
-        w = DEFAULT_GUIDANCE_SCALE if cond.guidance_scale is None else cond.guidance_scale
-        if not isinstance(w, (int, float)) or isinstance(w, bool) or not torch.isfinite(torch.tensor(float(w))):
-            raise ValueError(f"guidance_scale must be a finite number, got {cond.guidance_scale!r}")
-        w = float(w)
+        w = check_guidance_scale(DEFAULT_GUIDANCE_SCALE if cond.guidance_scale is None else cond.guidance_scale)
         if cond.prompt_embeds is not None:
             if cond.prompt is not None:
                 raise ValueError("give prompt or prompt_embeds, not both")

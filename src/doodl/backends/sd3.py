@@ -21,10 +21,10 @@ import torch
 from torch import Tensor
 
 from ..conditioning import Conditioning
-from ..guidance.cfg import batched_cfg
+from ..guidance.cfg import batched_cfg, check_guidance_scale
 from ..samplers.common import Denoiser
 from ..schedules import FlowSchedule, flux_mu
-from .pipeline import PipelineBackend, check_guidance_scale, check_size
+from .pipeline import PipelineBackend, check_size
 from .sdxl import TEXT_FIELDS
 
 DEFAULT_GUIDANCE = 7.0  # StableDiffusion3Pipeline's default

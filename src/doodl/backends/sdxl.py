@@ -22,10 +22,10 @@ import torch
 from torch import Tensor
 
 from ..conditioning import Conditioning
-from ..guidance.cfg import batched_cfg
+from ..guidance.cfg import batched_cfg, check_guidance_scale
 from ..samplers.common import Denoiser
 from ..schedules import VPSchedule
-from .pipeline import PipelineBackend, check_guidance_scale, check_size
+from .pipeline import PipelineBackend, check_size
 from .sd import sd_alphas_cumprod
 
 DEFAULT_GUIDANCE = 5.0  # StableDiffusionXLPipeline's default

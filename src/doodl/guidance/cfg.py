@@ -10,6 +10,13 @@ from torch import Tensor
 from ..samplers.common import Denoiser
 
 
+def check_guidance_scale(value: Any, name: str = "guidance_scale") -> float:
+    """A finite number, else a ValueError naming the option."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not torch.isfinite(torch.tensor(float(value))):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def cfg(cond: Denoiser, uncond: Denoiser, scale: float) -> Denoiser:
     """eps = eps_u + w (eps_c - eps_u); w = 1 is the conditional model, w = 0 the unconditional one."""
     if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale != scale:
