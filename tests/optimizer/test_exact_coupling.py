@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import doodl
+from doodl.optimizer.defaults import defaults_for
 from doodl.optimizer.config import DoodlConfig, coupling_dtype_for
 
 
@@ -71,7 +72,9 @@ def test_result_returns_both_latents_and_they_regenerate_the_images(toy_backend)
     x, y = r.pair
     assert not torch.equal(x, y)  # untied: an edit needs both
     with torch.no_grad():
-        x0, _ = doodl.edict_sample(toy_backend.denoiser(), x, y, r.steps, grad="none")
+        # the run's p is the backend family's default (the zoo's linear-beta family: not the paper's 0.93)
+        x0, _ = doodl.edict_sample(toy_backend.denoiser(), x, y, r.steps, defaults_for(toy_backend).mix, grad="none")
+    assert not torch.equal(r.images, r.initial_images)  # the updates moved it (so the check below has teeth)
     torch.testing.assert_close(toy_backend.decode(x0.float()), r.images, atol=0, rtol=0)  # decoded in float32
     tied = doodl.optimize(toy_backend, brightness, seed=0, num_inference_steps=4, opt_steps=1, progress=False)
     assert torch.equal(tied.pair[0], tied.pair[1])

@@ -1,0 +1,47 @@
+"""Decoding into the image range without a dead gradient beyond it (issue 15, BENCHMARKS.md §5.4).
+
+A hard clamp(0, 1) has zero gradient outside the range, so pixels that DOODL's updates push past white (or
+below black) are invisible to every loss: nothing pulls them back and they pile up as saturated silhouettes.
+`restoring_clamp` returns the same clamped values but, outside the range, passes back the gradient of
+pull / 2 * (x - bound)^2 instead of zero, a restoring force toward the range (inside it the gradient is the loss's).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+RANGE_PULL = 1.0  # zoo pixel DDPMs, chosen from 0 (plain clamp), 1, 3, 30 on tuning seeds 100-107 (BENCHMARKS.md §5.4)
+
+
+class _RestoringClamp(torch.autograd.Function):
+    """clamp forward; backward: the incoming gradient inside [low, high], pull * (x - bound) outside."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, low: float, high: float, pull: float) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.low, ctx.high, ctx.pull = low, high, pull
+        return x.clamp(low, high)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        bounded = x.clamp(ctx.low, ctx.high)
+        return torch.where(x == bounded, grad, ctx.pull * (x - bounded)), None, None, None
+
+
+def check_pull(pull: float, name: str = "pull") -> float:
+    """A finite number >= 0, else a ValueError naming `name`."""
+    if not (isinstance(pull, (int, float)) and not isinstance(pull, bool) and 0 <= pull < float("inf")):
+        raise ValueError(f"{name} must be a finite number >= 0, got {pull!r}")
+    return float(pull)
+
+
+def restoring_clamp(x: Tensor, low: float = 0.0, high: float = 1.0, pull: float = RANGE_PULL) -> Tensor:
+    """x.clamp(low, high); beyond the range the gradient is pull * (x - bound), not zero (pull = 0: a plain clamp)."""
+    check_pull(pull)
+    if not low < high:
+        raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
+    if pull == 0 or not x.requires_grad:
+        return x.clamp(low, high)
+    return _RestoringClamp.apply(x, float(low), float(high), float(pull))
