@@ -59,7 +59,9 @@ class LabConfig:
     clean_classifier: TrainConfig = TrainConfig(steps=2000)  # DOODL's clean-data MLP classifier
     flow_octaves: int = 6  # Fourier features of the flow's input (ours: without them the flow cannot resolve the
     #                        twigs; on the fractal they raise the share of CFG w=1 samples on the support 0.49 -> 0.75)
-    flow: FlowConfig = field(default_factory=lambda: FlowConfig(k=20, train=TrainConfig(steps=3000, label_dropout=0.0)))
+    flow: FlowConfig = field(default_factory=lambda: FlowConfig(k=20, train=TrainConfig(steps=5000, label_dropout=0.0)))
+    #  per flow (--flow-steps); with one flow per scale (8 flows) the fractal run takes ~9.5 CPU-minutes on one
+    #  thread at 5000 steps (6.5 at 3000; measured, BENCHMARKS.md §6); paper: 100k steps at batch 4096
     flow_per: FlowPer = "scale"  # "scale": one flow per guidance scale, trained on that scale's samples (the paper's
     #                              main results, §4.1, Figs. 4-7); "method": one flow per guidance method for all
     #                              its scales, on the same amount of data split evenly over the scales (App. A)
