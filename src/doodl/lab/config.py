@@ -40,7 +40,7 @@ def scale_key(s: float) -> str:
 
 @dataclass(frozen=True)
 class LabConfig:
-    """One lab run; defaults fit the 2-D fractal in under 10 minutes on a 2-core CPU (our measurement)."""
+    """One lab run; defaults fit the 2-D fractal in about 10 CPU-minutes on one thread (our measurement: 600 s)."""
 
     data: Literal["fractal", "gaussian1d"] = "fractal"
     n_train: int = 20_000  # real points per class to train on (the fractal's density is fully sampled)
@@ -60,8 +60,8 @@ class LabConfig:
     flow_octaves: int = 6  # Fourier features of the flow's input (ours: without them the flow cannot resolve the
     #                        twigs; on the fractal they raise the share of CFG w=1 samples on the support 0.49 -> 0.75)
     flow: FlowConfig = field(default_factory=lambda: FlowConfig(k=20, train=TrainConfig(steps=5000, label_dropout=0.0)))
-    #  per flow (--flow-steps); with one flow per scale (8 flows) the fractal run takes ~9.5 CPU-minutes on one
-    #  thread at 5000 steps (6.5 at 3000; measured, BENCHMARKS.md §6); paper: 100k steps at batch 4096
+    #  per flow (--flow-steps); with one flow per scale (8 flows) the fractal run takes 10 CPU-minutes on one
+    #  thread at 5000 steps (6.3 at 3000; measured, BENCHMARKS.md §6); paper: 100k steps at batch 4096
     flow_per: FlowPer = "scale"  # "scale": one flow per guidance scale, trained on that scale's samples (the paper's
     #                              main results, §4.1, Figs. 4-7); "method": one flow per guidance method for all
     #                              its scales, on the same amount of data split evenly over the scales (App. A)
