@@ -14,6 +14,12 @@ from .train import TrainConfig
 FlowPer = Literal["scale", "method"]
 
 
+def check_flow_per(flow_per: str) -> None:
+    """'scale' (one postprocessing flow per guidance scale) or 'method' (one for all scales), else ValueError."""
+    if flow_per not in ("scale", "method"):
+        raise ValueError(f"flow_per must be 'scale' or 'method', got {flow_per!r}")
+
+
 def parse_scales(text: str | float | int, name: str = "scales") -> tuple[float, ...]:
     """'1,2,4' -> (1.0, 2.0, 4.0); each a finite number >= 0, no duplicates; ValueError naming `name`."""
     parts = [text] if isinstance(text, (int, float)) and not isinstance(text, bool) else str(text).split(",")
@@ -91,8 +97,7 @@ class LabConfig:
         parse_scales(",".join(map(str, self.cfg_scales)) or "", "cfg_scales")
         if self.flow.k > self.n_train:
             raise ValueError(f"k ({self.flow.k}) is larger than the real set ({self.n_train} points per class)")
-        if self.flow_per not in ("scale", "method"):
-            raise ValueError(f"flow_per must be 'scale' or 'method', got {self.flow_per!r}")
+        check_flow_per(self.flow_per)
         for name in ("n_eval", "doodl_points"):  # the point sets precision / recall are measured on
             v = getattr(self, name)
             if v and self.pr_k >= v:

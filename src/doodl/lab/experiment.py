@@ -25,7 +25,7 @@ from ..evaluation.distances import per_class_distance, sliced_wasserstein
 from ..evaluation.metrics import frechet_distance
 from ..io.atomic import atomic_write_text, check_writable_dir
 from ..schedules import make_alphas_cumprod
-from .config import LabConfig, scale_key
+from .config import FlowPer, LabConfig, check_flow_per, scale_key
 from .data import class_log_density, fractal2d, mixture1d
 from .fidelity import DEFAULT_K, per_class_precision_recall
 from .nets import NoiseAwareClassifier, PointMLP
@@ -124,10 +124,9 @@ def measure(points: Tensor, labels: Tensor, real: Tensor, real_labels: Tensor, d
             "on_support": float((own > floor).double().mean())}
 
 
-def flow_groups(scales: tuple[float, ...], flow_per: str) -> list[tuple[float, ...]]:
+def flow_groups(scales: tuple[float, ...], flow_per: FlowPer) -> list[tuple[float, ...]]:
     """The scales each postprocessing flow trains on: one flow per scale (paper §4) or one for all (App. A)."""
-    if flow_per not in ("scale", "method"):
-        raise ValueError(f"flow_per must be 'scale' or 'method', got {flow_per!r}")
+    check_flow_per(flow_per)
     return [(s,) for s in scales] if flow_per == "scale" else [tuple(scales)]
 
 
@@ -192,7 +191,8 @@ def run_doodl(cfg: LabConfig, tr: Trained) -> dict | None:
     runs = [run_doodl_points(backend, tr.clean, c, [cfg.seed * 100_003 + c * 50_000 + i for i in range(cfg.doodl_points)],
                              cfg.doodl_num_steps, cfg.doodl_opt_steps, config) for c in (0, 1)]
     path = torch.cat([r.paths.path for r in runs], dim=1)
-    gaps = torch.cat([r.result.pair_gap for r in runs if r.result.pair_gap is not None])
+    gap_list = [r.result.pair_gap for r in runs if r.result.pair_gap is not None]
+    gaps = torch.cat(gap_list) if gap_list else torch.zeros(0)
     lab = torch.arange(2).repeat_interleave(cfg.doodl_points)
     return {"paths": Trajectories(path, runs[0].paths.timesteps), "labels": lab,
             "initial": torch.cat([r.initial for r in runs]),
