@@ -74,7 +74,8 @@ def _report(result, out: Path) -> None:
 
 
 def _point_lab(data: str, out: Path, cg_scales, cfg_scales, k: int, solver: str, seed: int, quick: bool,
-               threads: int, train_steps: int | None, doodl_points: int | None) -> None:
+               threads: int, train_steps: int | None, doodl_points: int | None, flow_per: str | None,
+               flow_steps: int | None) -> None:
     from ..lab.config import LabConfig
     from ..lab.experiment import run_point_lab
 
@@ -82,10 +83,13 @@ def _point_lab(data: str, out: Path, cg_scales, cfg_scales, k: int, solver: str,
     cfg = LabConfig(data=data, seed=seed)  # type: ignore[arg-type]
     cfg = cfg.quick() if quick else cfg
     flow = replace(cfg.flow, k=k)
-    changes: dict = {"solver": solver, **_given(cg_scales=cg_scales, cfg_scales=cfg_scales, doodl_points=doodl_points)}
+    changes: dict = {"solver": solver, **_given(cg_scales=cg_scales, cfg_scales=cfg_scales, doodl_points=doodl_points,
+                                                 flow_per=flow_per)}
     if train_steps is not None:
         changes["denoiser"] = replace(cfg.denoiser, steps=train_steps)
         flow = replace(flow, train=replace(flow.train, steps=train_steps))
+    if flow_steps is not None:
+        flow = replace(flow, train=replace(flow.train, steps=flow_steps))
     result = run_point_lab(replace(cfg, flow=flow, **changes), out, _progress)
     _report(result, out)
 
@@ -109,7 +113,12 @@ def _point_options(f: Callable) -> Callable:
     f = click.option("--doodl-points", type=click.IntRange(min=0), default=None,
                      help="DOODL seeds per class (0 skips DOODL) [default: 128].")(f)
     f = click.option("--train-steps", "train_steps", type=click.IntRange(min=1), default=None,
-                     help="Optimiser steps per denoiser and per flow [default: 3000].")(f)
+                     help="Optimiser steps per denoiser and per flow (--flow-steps overrides the flows') [default: 3000].")(f)
+    f = click.option("--flow-steps", type=click.IntRange(min=1), default=None,
+                     help="Optimiser steps per postprocessing flow [default: LabConfig.flow's, in the lab README].")(f)
+    f = click.option("--flow-per", type=click.Choice(["scale", "method"]), default=None,
+                     help="One postprocessing flow per guidance scale (the paper's main results) or one per method "
+                          "for all its scales (the paper's App. A) [default: scale].")(f)
     return f
 
 

@@ -2,14 +2,17 @@
 
 Table metric (ours; the paper's Table 1 numbers for the fractal came without their definition): for each class,
 the sliced Wasserstein-2 distance between generated points of that class and held-out real points of that
-class, averaged over the classes (lower is better). The Fréchet distance on raw coordinates and the clean
-classifier's accuracy are recorded beside it in details.json.
+class, averaged over the classes (lower is better), beside improved precision and recall with k-NN balls
+(Kynkäänniemi et al. 2019; lab.fidelity): the share of generated points on the real class support, and of real
+points on the generated one (higher is better). The Fréchet distance on raw coordinates, the exact-Bayes accuracy
+and the density-based on-support share are recorded beside them in details.json.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,8 +25,9 @@ from ..evaluation.distances import per_class_distance, sliced_wasserstein
 from ..evaluation.metrics import frechet_distance
 from ..io.atomic import atomic_write_text, check_writable_dir
 from ..schedules import make_alphas_cumprod
-from .config import LabConfig, scale_key
+from .config import FlowPer, LabConfig, check_flow_per, scale_key
 from .data import class_log_density, fractal2d, mixture1d
+from .fidelity import DEFAULT_K, per_class_precision_recall
 from .nets import NoiseAwareClassifier, PointMLP
 from .postprocess import postprocess, train_flow
 from .sampling import PointModels, Trajectories, sample_classes
@@ -42,7 +46,7 @@ class LabResult:
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0  # wall time
     cpu_seconds: float = 0.0  # process CPU time (all threads)
-    metric: str = "per-class mean sliced Wasserstein-2 distance"  # what the table's numbers are
+    metric: str = "per-class mean sliced Wasserstein-2 distance"  # what the table's numbers are (its first row)
 
 
 @dataclass
@@ -96,51 +100,82 @@ def support_floor(real: Tensor, real_labels: Tensor, data: str) -> float:
     return float(torch.quantile(own, 0.01))
 
 
+TABLE_METRICS = ("sw", "precision", "recall")  # what table.json holds per cell, before and after
+
+
 def measure(points: Tensor, labels: Tensor, real: Tensor, real_labels: Tensor, data: str, seed: int,
-            floor: float | None = None) -> dict:
+            floor: float | None = None, k: int = DEFAULT_K) -> dict:
     """Distances to held-out real points of the same class (sliced Wasserstein with fixed directions, Fréchet),
-    and, from the true generating mixture, the Bayes classifier's accuracy and the 'precision': the fraction of
-    points whose own-class log density is above support_floor (on their class's support)."""
+    improved precision / recall with k-NN balls (per class, averaged), and, from the true generating mixture,
+    the Bayes classifier's accuracy and 'on_support': the fraction of points whose own-class log density is above
+    support_floor."""
     sw = per_class_distance(lambda a, b: sliced_wasserstein(a, b, 256, torch.Generator().manual_seed(seed)),
                             points, labels, real, real_labels)
     fd = per_class_distance(frechet_distance, points, labels, real, real_labels)
+    pr = per_class_precision_recall(points, labels, real, real_labels, k)
     floor = support_floor(real, real_labels, data) if floor is None else floor
     ld = class_log_density(points, data)
     own = ld.gather(1, labels[:, None]).squeeze(1)
     return {"sw": sum(sw.values()) / len(sw), "sw_per_class": sw, "frechet": sum(fd.values()) / len(fd),
-            "frechet_per_class": fd, "bayes_accuracy": float((ld.argmax(1) == labels).double().mean()),
-            "precision": float((own > floor).double().mean())}
+            "frechet_per_class": fd, "precision": sum(p.precision for p in pr.values()) / len(pr),
+            "recall": sum(p.recall for p in pr.values()) / len(pr), "pr_k": k,
+            "pr_per_class": {c: p.as_dict() for c, p in pr.items()},
+            "bayes_accuracy": float((ld.argmax(1) == labels).double().mean()),
+            "on_support": float((own > floor).double().mean())}
+
+
+def flow_groups(scales: tuple[float, ...], flow_per: FlowPer) -> list[tuple[float, ...]]:
+    """The scales each postprocessing flow trains on: one flow per scale (paper §4) or one for all (App. A)."""
+    check_flow_per(flow_per)
+    return [(s,) for s in scales] if flow_per == "scale" else [tuple(scales)]
+
+
+def flow_samples_per_scale(n_flow: int, group: tuple[float, ...]) -> int:
+    """Per class and scale: each flow trains on n_flow points per class in all, split evenly over its scales (the
+    paper's App. A: the one-for-all model sees as much data as a per-scale one)."""
+    return math.ceil(n_flow / len(group))
 
 
 def run_method(cfg: LabConfig, tr: Trained, method: str, scales: tuple[float, ...], train: tuple[Tensor, Tensor],
                real: tuple[Tensor, Tensor], progress: Progress) -> tuple[dict, dict]:
-    """Sample at every scale, train one postprocessing flow on all scales' samples, measure before and after.
+    """Sample at every scale, train the postprocessing flow(s) (one per scale or one for all, cfg.flow_per),
+    measure before and after.
 
-    Returns ({scale_key: {"before", "after"}}, {scale_key: details incl. the samples for figures}).
+    Returns ({scale_key: {"before": {sw, precision, recall}, "after": ...}}, {scale_key: details incl. the
+    samples for figures, "_flow_final_loss": {flow: loss}}).
     """
     d, seed = cfg.dim, cfg.seed
+    groups = flow_groups(scales, cfg.flow_per)
+    n_per = flow_samples_per_scale(cfg.n_flow, groups[0])
     progress(f"{method}: sampling {len(scales)} scale(s)")
-    flow_sets, evals = [], {}
+    flow_sets, evals = {}, {}
     for i, s in enumerate(scales):
         paths, lab = sample_classes(tr.models, method, s, cfg.n_eval, d, seed * 7 + 1000 * i + 1, cfg.num_steps)
-        train_pts, train_lab = sample_classes(tr.models, method, s, cfg.n_flow, d, seed * 7 + 1000 * i + 2, cfg.num_steps)
-        flow_sets.append((train_pts.final, train_lab))
+        train_pts, train_lab = sample_classes(tr.models, method, s, n_per, d, seed * 7 + 1000 * i + 2, cfg.num_steps)
+        flow_sets[s] = (train_pts.final, train_lab)
         evals[s] = (paths, lab)
-    progress(f"{method}: training one postprocessing flow for all scales (top-{cfg.flow.k} neighbours)")
-    flow = PointMLP(d, 2, width=cfg.width, octaves=cfg.flow_octaves)
-    gen = torch.cat([f[0] for f in flow_sets])
-    gen_lab = torch.cat([f[1] for f in flow_sets])
-    losses = train_flow(flow, gen, train[0], cfg.flow, gen_lab, train[1])  # neighbours among the training reals
+    flows, losses = {}, {}
+    for gi, group in enumerate(groups):
+        name = scale_key(group[0]) if len(group) == 1 else "all"
+        progress(f"{method}: training the postprocessing flow for scale(s) {', '.join(map(scale_key, group))} "
+                 f"(top-{cfg.flow.k} neighbours, {cfg.flow.train.steps} steps)")
+        torch.manual_seed(cfg.seed * 31 + gi)
+        flow = PointMLP(d, 2, width=cfg.width, octaves=cfg.flow_octaves)
+        gen = torch.cat([flow_sets[s][0] for s in group])
+        gen_lab = torch.cat([flow_sets[s][1] for s in group])
+        curve = train_flow(flow, gen, train[0], cfg.flow, gen_lab, train[1])  # neighbours among the training reals
+        losses[name] = sum(curve[-50:]) / len(curve[-50:])
+        flows.update({s: flow for s in group})
     table, details = {}, {}
     floor = support_floor(real[0], real[1], cfg.data)
     for s, (paths, lab) in evals.items():
         before = paths.final
-        after = postprocess(flow, before, lab, cfg.solver, cfg.euler_steps)
-        mb = measure(before, lab, real[0], real[1], cfg.data, seed, floor)
-        ma = measure(after, lab, real[0], real[1], cfg.data, seed, floor)
-        table[scale_key(s)] = {"before": mb["sw"], "after": ma["sw"]}
+        after = postprocess(flows[s], before, lab, cfg.solver, cfg.euler_steps)
+        mb = measure(before, lab, real[0], real[1], cfg.data, seed, floor, cfg.pr_k)
+        ma = measure(after, lab, real[0], real[1], cfg.data, seed, floor, cfg.pr_k)
+        table[scale_key(s)] = {tag: {m: v[m] for m in TABLE_METRICS} for tag, v in (("before", mb), ("after", ma))}
         details[scale_key(s)] = {"before": mb, "after": ma, "paths": paths, "labels": lab, "post": after}
-    details["_flow_final_loss"] = sum(losses[-50:]) / len(losses[-50:])
+    details["_flow_final_loss"] = losses
     return table, details
 
 
@@ -156,11 +191,16 @@ def run_doodl(cfg: LabConfig, tr: Trained) -> dict | None:
     runs = [run_doodl_points(backend, tr.clean, c, [cfg.seed * 100_003 + c * 50_000 + i for i in range(cfg.doodl_points)],
                              cfg.doodl_num_steps, cfg.doodl_opt_steps, config) for c in (0, 1)]
     path = torch.cat([r.paths.path for r in runs], dim=1)
+    gap_list = [r.result.pair_gap for r in runs if r.result.pair_gap is not None]
+    gaps = torch.cat(gap_list) if gap_list else torch.zeros(0)
     lab = torch.arange(2).repeat_interleave(cfg.doodl_points)
     return {"paths": Trajectories(path, runs[0].paths.timesteps), "labels": lab,
             "initial": torch.cat([r.initial for r in runs]),
             "loss_first": sum(r.result.history[0].mean_loss for r in runs) / 2,
-            "loss_last": sum(r.result.history[-1].mean_loss for r in runs) / 2}
+            "loss_last": sum(r.result.history[-1].mean_loss for r in runs) / 2,
+            "chain": {"mix": config.mix, "steps": cfg.doodl_num_steps,  # EDICT's x-y gap of the initial draws
+                      "pair_gap_mean": float(gaps.mean()) if gaps.numel() else None,
+                      "pair_gap_max": float(gaps.max()) if gaps.numel() else None}}
 
 
 def _jsonable(obj):
@@ -171,14 +211,23 @@ def _jsonable(obj):
     return obj
 
 
-def format_table(table: dict[str, dict[str, dict[str, float]]], metric: str = "per-class mean distance") -> str:
-    """The table as text: a row per method and before/after, a column per scale (like the paper's Tables 1-2)."""
-    lines = [f"{metric} (lower is better)"]
+_METRIC_NAMES = {"sw": "SW", "precision": "precision", "recall": "recall"}
+
+
+def format_table(table: dict[str, dict[str, dict]], metric: str = "per-class mean distance") -> str:
+    """The table as text: a row per method, metric and before/after, a column per scale (like the paper's Tables
+    1-2). Cells are {"before": x, "after": x} with x a number (the distance) or a dict of metrics."""
+    lines = [metric]
     for method, row in table.items():
         keys = list(row)
-        lines.append(f"{method.upper():>10} scale " + " ".join(f"{k:>8}" for k in keys))
-        for tag in ("before", "after"):
-            lines.append(f"{tag:>16} " + " ".join(f"{row[k][tag]:8.4f}" for k in keys))
+        lines.append(f"{method.upper():>10} scale      " + " ".join(f"{k:>8}" for k in keys))
+        first = row[keys[0]]["before"] if keys else 0.0
+        names = list(first) if isinstance(first, dict) else [None]
+        for name in names:
+            for tag in ("before", "after"):
+                label = tag if name is None else f"{_METRIC_NAMES.get(name, name)} {tag}"
+                vals = [row[k][tag] if name is None else row[k][tag][name] for k in keys]
+                lines.append(f"{label:>21} " + " ".join(f"{v:8.4f}" for v in vals))
     return "\n".join(lines)
 
 
@@ -197,9 +246,10 @@ def run_point_lab(cfg: LabConfig, out: str | Path, progress: Progress | None = N
     say("DOODL with the clean classifier")
     doodl = run_doodl(cfg, tr)
     if doodl is not None:
-        details["doodl"] = {"final": measure(doodl["paths"].final, doodl["labels"], xe, ye, cfg.data, cfg.seed),
-                            "initial": measure(doodl["initial"], doodl["labels"], xe, ye, cfg.data, cfg.seed),
-                            "loss_first": doodl["loss_first"], "loss_last": doodl["loss_last"]}
+        details["doodl"] = {"final": measure(doodl["paths"].final, doodl["labels"], xe, ye, cfg.data, cfg.seed,
+                                             k=cfg.pr_k),
+                            "initial": measure(doodl["initial"], doodl["labels"], xe, ye, cfg.data, cfg.seed, k=cfg.pr_k),
+                            "loss_first": doodl["loss_first"], "loss_last": doodl["loss_last"], "chain": doodl["chain"]}
     say("drawing figures")
     from .figures import point_figures
 
@@ -209,4 +259,11 @@ def run_point_lab(cfg: LabConfig, out: str | Path, progress: Progress | None = N
     atomic_write_text(out / "table.json", json.dumps(table, indent=2) + "\n")
     atomic_write_text(out / "details.json", json.dumps(_jsonable(details), indent=2, default=str) + "\n")
     files += [out / "table.json", out / "details.json"]
-    return LabResult(table, details, files, seconds, cpu)
+    return LabResult(table, details, files, seconds, cpu, point_metric(cfg))
+
+
+def point_metric(cfg: LabConfig) -> str:
+    """The heading of the point lab's table: its metrics and how the flows were trained."""
+    flows = "one flow per scale" if cfg.flow_per == "scale" else "one flow per method for all scales (App. A)"
+    return (f"per-class mean sliced Wasserstein-2 (SW, lower is better); precision / recall: k-NN support, "
+            f"k = {cfg.pr_k} (higher is better); {flows}, {cfg.flow.train.steps} steps, {cfg.solver}")

@@ -169,5 +169,5 @@ def run_fmnist_lab(cfg: FmnistConfig, out: str | Path, progress: Callable[[str],
     atomic_write_text(out / "table.json", json.dumps(table, indent=2) + "\n")
     atomic_write_text(out / "details.json", json.dumps(details, indent=2, default=str) + "\n")
     files = [out / "samples_cfg.png", out / "samples_cg.png", out / "table.json", out / "details.json"]
-    log.info("%s", format_table(table, "FMNIST-FID"))
-    return LabResult(table, details, files, seconds, cpu, "FMNIST-FID")
+    log.info("%s", format_table(table, "FMNIST-FID (lower is better)"))
+    return LabResult(table, details, files, seconds, cpu, "FMNIST-FID (lower is better)")
