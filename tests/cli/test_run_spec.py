@@ -139,7 +139,7 @@ def test_execute_writes_outputs_and_keeps_a_bounded_number_of_iterates(toy_model
         assert 2 <= len(o.iterate_steps) <= spec.max_iterates + 1  # bounded
         assert o.iterate_steps[0] == 0 and o.iterate_steps[-1] == 5  # first and last iterate kept
         assert len(o.losses) == 6 and js["losses"] == o.losses and js["loss"] == o.loss
-        assert o.loss == min(v for v in o.losses if v is not None)  # the best iterate is returned
+        assert o.loss == o.losses[-1]  # the last iterate is returned (DoodlConfig.select "last", Algorithm 1)
         assert read_png_metadata(o.image)["seed"] == o.seed
     torch.testing.assert_close(record.losses, torch.tensor([o.loss for o in record.outputs], dtype=torch.float64))
     assert saved["settings"]["guidance_scale"] is None  # pixel models take no text conditioning
