@@ -45,16 +45,44 @@ def test_bad_pull_names_it(bad):
         restoring_clamp(torch.zeros(2, requires_grad=True), pull=bad)
 
 
-def test_pixel_backend_decode_uses_it_and_checks_range_pull():
+def test_pixel_backend_decode_takes_range_pull():
     unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(8, 8), layers_per_block=1,
                        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
                        norm_num_groups=4)
-    ac = make_alphas_cumprod("linear")
+    b = PixelBackend(unet, make_alphas_cumprod("linear"))
     x = torch.full((1, 1, 8, 8), 1.5, requires_grad=True)  # model space: 1.5 is past white
-    PixelBackend(unet, ac).decode(x).sum().backward()
+    b.decode(x, range_pull=1.0).sum().backward()
     assert (x.grad > 0).all()  # restoring: descent darkens it
     x.grad = None
-    PixelBackend(unet, ac, range_pull=0.0).decode(x).sum().backward()
-    assert (x.grad == 0).all()
+    b.decode(x).sum().backward()
+    assert (x.grad == 0).all()  # the default is the paper's plain clamp
+    with pytest.raises(ValueError, match="pull"):
+        b.decode(x, range_pull=-1.0)
+
+
+def test_doodl_uses_the_family_pull_and_one_step_guidance_does_not(toy_backend, monkeypatch):
+    from doodl.optimizer import DoodlConfig, optimize, sample
+    from doodl.optimizer.defaults import defaults_for
+
+    assert defaults_for(toy_backend).range_pull == 1.0  # the zoo's linear-beta family (BENCHMARKS.md §5.4)
+    seen = []
+    real = type(toy_backend).decode
+    monkeypatch.setattr(type(toy_backend), "decode",
+                        lambda self, z, range_pull=0.0: seen.append(range_pull) or real(self, z, range_pull=range_pull))
+    loss = lambda im: im.flatten(1).mean(1)
+    optimize(toy_backend, loss, seed=0, num_inference_steps=3, opt_steps=1, progress=False)
+    assert seen and set(seen) == {1.0}
+    seen.clear()
+    optimize(toy_backend, loss, seed=0, num_inference_steps=3, opt_steps=1, progress=False,
+             config=DoodlConfig(mix=0.8))  # a config given as is: its own range_pull, the paper's 0
+    assert set(seen) == {0.0}
+    seen.clear()
+    sample(toy_backend, seed=0, num_inference_steps=3, method="one_step", loss=loss, scale=1.0)
+    assert seen and set(seen) == {0.0}
+
+
+def test_bad_range_pull_in_config_names_it():
+    from doodl.optimizer import DoodlConfig
+
     with pytest.raises(ValueError, match="range_pull"):
-        PixelBackend(unet, ac, range_pull=-1.0)
+        DoodlConfig(range_pull=-0.5)

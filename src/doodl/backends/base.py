@@ -47,8 +47,9 @@ class Backend(ABC):
         """out = model(x, t) with the conditioning bound in; calls cond.check(self.accepts, self.name) first."""
 
     @abstractmethod
-    def decode(self, latents: Tensor) -> Tensor:
-        """Differentiable map from latents (B, *latent_shape) to images in [0, 1], (B, *image_shape)."""
+    def decode(self, latents: Tensor, *, range_pull: float = 0.0) -> Tensor:
+        """Differentiable map from latents (B, *latent_shape) to images in [0, 1], (B, *image_shape); clamped, and
+        with range_pull > 0 the clamp's gradient restores instead of vanishing (doodl.backends.ranges)."""
 
     @abstractmethod
     def encode(self, images: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ..conditioning import Conditioning
 from ..samplers.common import Denoiser
+from .ranges import restoring_clamp
 from .base import Backend
 from .sd import as_dtype, as_prompts
 
@@ -144,14 +145,15 @@ class PipelineBackend(Backend):
         """(B, C, h, w) backend latents -> the VAE's (B, C, h, w) latents (unscaled, unshifted)."""
         return latents
 
-    def decode(self, latents: Tensor) -> Tensor:
-        """Differentiable VAE decode to images in [0, 1] (clamped), float32: z = x std / scaling + mean (or shift)."""
+    def decode(self, latents: Tensor, *, range_pull: float = 0.0) -> Tensor:
+        """Differentiable VAE decode to images in [0, 1] (clamped, range_pull: doodl.backends.ranges), float32:
+        z = x std / scaling + mean (or shift)."""
         self.check_latents(latents)
         vdt = next(self.vae.parameters()).dtype
         x = self.vae_latents(latents.to(self.device)).to(vdt)
         mean, std, scale = self._latent_stats(x)
         images = self.vae.decode(x * std / scale + mean).sample
-        return ((images.float() + 1) / 2).clamp(0, 1)
+        return restoring_clamp((images.float() + 1) / 2, pull=range_pull)
 
     def encode(self, images: Tensor) -> Tensor:
         """VAE posterior mean, scaled and shifted as decode inverts: images in [0, 1] -> clean latents, float32."""

@@ -11,7 +11,7 @@ from ..guidance.cfg import batched_cfg
 from ..samplers.common import Denoiser
 from ..schedules import VPSchedule, v_to_eps
 from .base import Backend
-from .ranges import RANGE_PULL, check_pull, restoring_clamp
+from .ranges import restoring_clamp
 
 
 class PixelBackend(Backend):
@@ -24,8 +24,6 @@ class PixelBackend(Backend):
         num_classes: for a class-conditional UNet, the number of real classes; label `num_classes` is the
             null label learned with label dropout (classifier-free guidance, Ho & Salimans 2022).
         final_alpha_cumprod: alpha_bar after the last step when `schedule` is a tensor.
-        range_pull: the gradient decode passes back for pixels beyond [0, 1] (doodl.backends.ranges): 0 is a
-            plain clamp, whose zero gradient there lets optimised images saturate.
 
     Conditioning: an unconditional model takes none; a class-conditional one takes class_label and
     guidance_scale (CFG toward the label; no label is the null label, where a scale has nothing to guide).
@@ -40,9 +38,7 @@ class PixelBackend(Backend):
         num_classes: int | None = None,
         prediction_type: str = "epsilon",
         final_alpha_cumprod: float | None = 1.0,
-        range_pull: float = RANGE_PULL,
     ) -> None:
-        self.range_pull = check_pull(range_pull, "range_pull")
         self.unet = unet.eval().requires_grad_(False)
         self.schedule = schedule if isinstance(schedule, VPSchedule) else VPSchedule(schedule, final_alpha_cumprod)
         if prediction_type not in ("epsilon", "v_prediction"):
@@ -89,10 +85,10 @@ class PixelBackend(Backend):
         labels = self._labels(cond.class_label)
         return batched_cfg(self._eps, labels, null, float(w), cond_name="class_label", uncond_name="null label")
 
-    def decode(self, latents: Tensor) -> Tensor:
-        """Crop the padding and map [-1, 1] to [0, 1], clamped; beyond the range the gradient restores (ranges.py)."""
+    def decode(self, latents: Tensor, *, range_pull: float = 0.0) -> Tensor:
+        """Crop the padding and map [-1, 1] to [0, 1], clamped (range_pull: doodl.backends.ranges)."""
         x = latents[..., self.pad : latents.shape[-2] - self.pad, self.pad : latents.shape[-1] - self.pad]
-        return restoring_clamp((x + 1) / 2, pull=self.range_pull)
+        return restoring_clamp((x + 1) / 2, pull=range_pull)
 
     def encode(self, images: Tensor) -> Tensor:
         """Map [0, 1] to [-1, 1] and pad with -1 (black)."""

@@ -4,14 +4,14 @@ A hard clamp(0, 1) has zero gradient outside the range, so pixels that DOODL's u
 below black) are invisible to every loss: nothing pulls them back and they pile up as saturated silhouettes.
 `restoring_clamp` returns the same clamped values but, outside the range, passes back the gradient of
 pull / 2 * (x - bound)^2 instead of zero, a restoring force toward the range (inside it the gradient is the loss's).
+It is DOODL's choice (DoodlConfig.range_pull), for the *final* image only: one-step guidance decodes the noisy
+x0 estimate, which lies far outside the range early in the chain, and a pull there would swamp its gradient.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-RANGE_PULL = 1.0  # zoo pixel DDPMs, chosen from 0 (plain clamp), 1, 3, 30 on tuning seeds 100-107 (BENCHMARKS.md §5.4)
 
 
 class _RestoringClamp(torch.autograd.Function):
@@ -37,7 +37,7 @@ def check_pull(pull: float, name: str = "pull") -> float:
     return float(pull)
 
 
-def restoring_clamp(x: Tensor, low: float = 0.0, high: float = 1.0, pull: float = RANGE_PULL) -> Tensor:
+def restoring_clamp(x: Tensor, low: float = 0.0, high: float = 1.0, pull: float = 0.0) -> Tensor:
     """x.clamp(low, high); beyond the range the gradient is pull * (x - bound), not zero (pull = 0: a plain clamp)."""
     check_pull(pull)
     if not low < high:

@@ -36,6 +36,7 @@ from ..conditioning import Conditioning
 from ..guidance.cfg import batched_cfg, check_guidance_scale
 from ..samplers.common import Denoiser
 from ..schedules import VPSchedule, alphas_cumprod_from_betas, linear_betas, scaled_linear_betas, v_to_eps
+from .ranges import restoring_clamp
 from .base import Backend
 from .files import SDXL_MESSAGE, load_sd_components
 
@@ -278,14 +279,15 @@ class StableDiffusionBackend(Backend):
                 uncond = self.embed_prompt(as_prompts(neg, "negative_prompt"))
         return batched_cfg(self._eps, ctx, uncond, w, cond_name="prompt", uncond_name="negative_prompt")
 
-    def decode(self, latents: Tensor) -> Tensor:
-        """Differentiable VAE decode of latents / scaling_factor to images in [0, 1] (clamped), float32."""
+    def decode(self, latents: Tensor, *, range_pull: float = 0.0) -> Tensor:
+        """Differentiable VAE decode of latents / scaling_factor to images in [0, 1] (clamped, range_pull:
+        doodl.backends.ranges), float32."""
         if not isinstance(latents, Tensor) or latents.ndim != 4 or tuple(latents.shape[1:]) != self.latent_shape:
             shape = tuple(latents.shape) if isinstance(latents, Tensor) else type(latents).__name__
             raise ValueError(f"latents must have shape (B, {', '.join(map(str, self.latent_shape))}), got {shape}")
         z = latents.to(self.device) / self.scaling_factor + self.shift_factor
         images = self.vae.decode(z.to(self.dtype)).sample
-        return ((images.float() + 1) / 2).clamp(0, 1)
+        return restoring_clamp((images.float() + 1) / 2, pull=range_pull)
 
     def encode(self, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """Images in [0, 1] -> clean latents (float32): the VAE posterior's mean, or a seeded sample from it.

@@ -42,8 +42,8 @@ class VectorBackend(Backend):
         cond.check(self.accepts, self.name)
         return EpsModel(self.net, self.T, cond.class_label)
 
-    def decode(self, latents: Tensor) -> Tensor:
-        """Identity: points are their own 'images'."""
+    def decode(self, latents: Tensor, *, range_pull: float = 0.0) -> Tensor:
+        """Identity: points are their own 'images' (no range, so range_pull does nothing)."""
         return latents
 
     def encode(self, images: Tensor) -> Tensor:

@@ -30,6 +30,8 @@ class DoodlConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)  # only for optimizer="adam"
     typical_clamp: float | None = None  # clamp x_T's block means to this many sigmas after each update (ours,
     #                                    doodl.optimizer.typical); None: off, as in the paper
+    range_pull: float = 0.0  # decode's gradient beyond [0, 1] (doodl.backends.ranges): 0 a plain clamp, as the
+    #                          paper; the zoo's family uses 1 (a clamp's dead gradient let its images saturate)
     select: Select = "last"  # which iterate to return: "last" (Algorithm 1), "best" (lowest guidance loss, can
     #                          be the one that fools the guidance model) or a held-out scorer images -> (B,)
     target_loss: float | None = None  # stop once every image's loss is <= this (ours)
@@ -75,6 +77,7 @@ def check_config(cfg: DoodlConfig) -> None:
     if cfg.typical_clamp is not None:
         _number("typical_clamp", cfg.typical_clamp, 0, open_low=True)
     _number("perturb_std", cfg.perturb_std, 0)
+    _number("range_pull", cfg.range_pull, 0)
     _number("mix", cfg.mix, 0, open_low=True, high=1)
     if cfg.target_loss is not None:
         _number("target_loss", cfg.target_loss)

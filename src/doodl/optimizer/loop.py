@@ -113,7 +113,7 @@ def optimize(
         with torch.set_grad_enabled(needs_grad):
             mode = cfg.grad_mode if needs_grad else "none"
             x0, y0 = edict_sample(model, xl, yl, chain, cfg.mix, mode, leapfrog=cfg.leapfrog, model_dtype=backend.dtype)
-            img_x, img_y = backend.decode(x0.to(image_dtype)), backend.decode(y0.to(image_dtype))
+            img_x, img_y = decode(backend, x0.to(image_dtype), cfg.range_pull), decode(backend, y0.to(image_dtype), cfg.range_pull)
             per_image = 0.5 * (evaluate_loss(loss, img_x) + evaluate_loss(loss, img_y))  # Alg. 1: L = (c(x0) + c(y0)) / 2
         finite = per_image.detach().isfinite()
         if needs_grad:
@@ -158,6 +158,12 @@ def optimize(
     assert chosen.images is not None and chosen.loss is not None and initial_images is not None
     return DoodlResult(chosen.images, chosen.latents, chosen.loss.cpu(), initial_images, history, seeds,
                        time.perf_counter() - start, chosen.step, chosen.latents_y, list(chain), dtype, gap)
+
+
+def decode(backend: Backend, latents: Tensor, range_pull: float) -> Tensor:
+    """backend.decode, with the restoring clamp's pull when it is on (a plain call otherwise, so a user's backend
+    whose decode takes no range_pull keeps working with the paper's clamp)."""
+    return backend.decode(latents, range_pull=range_pull) if range_pull else backend.decode(latents)
 
 
 def _update(cfg: DoodlConfig, grad: Tensor, vel: Tensor, v: Tensor, lr: Tensor, i: int) -> tuple[Tensor, Tensor]:
