@@ -3,7 +3,8 @@
 For each update of DOODL on the superclass task it prints the evaluation classifier's target accuracy, the guidance
 loss, the saturated share of the decoded images and the *overshoot*: the share of lit pixels whose undecoded value
 lies beyond +1 (white) before the decoder's clamp, where the clamp's gradient is zero. Variants of the decoder the
-loss sees: "clamp" (the backend's), "reflect" (doodl.demo.vocab.reflect_range).
+loss sees: "clamp" (the paper's plain clamp), "reflect" (overshoot mirrored back into range), "restore:K" (the
+restoring clamp with range_pull K, doodl.backends.ranges). Results: benchmarks/results/vocab_saturation_*.jsonl.
 
   python benchmarks/vocab_saturation.py TARGET DECODE [OPT_STEPS] [SEEDS] [LR]
 """
@@ -24,22 +25,6 @@ from doodl.zoo.fid import predict
 from doodl.zoo.superclass import superclass_of
 
 
-class RestoringClamp(torch.autograd.Function):
-    """clamp(0, 1) forward; backward: the incoming gradient inside, k * (x - bound) outside."""
-
-    @staticmethod
-    def forward(ctx, x, k):
-        ctx.save_for_backward(x)
-        ctx.k = k
-        return x.clamp(0, 1)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        inside = (x >= 0) & (x <= 1)
-        return torch.where(inside, g, ctx.k * (x - x.clamp(0, 1))), None
-
-
 class Probe:
     """Wraps a pixel backend: records the overshoot of what it decodes; optionally decodes with a variant."""
 
@@ -49,19 +34,19 @@ class Probe:
     def __getattr__(self, name):
         return getattr(self.b, name)
 
-    def decode(self, latents):
+    def decode(self, latents, range_pull=0.0):
         p = self.b.pad
         x = latents[..., p : latents.shape[-2] - p, p : latents.shape[-1] - p]
         lit = x > -1 + 0.04
         self.last = float(((x > 1) & lit).sum() / lit.sum().clamp(min=1))
-        if self.mode == "clamp":
+        if self.mode == "clamp" or self.mode == "restore:0":
             return self.b.decode(latents)
         if self.mode == "reflect":  # mirror overshoot back into range: a pixel at 1 + d shows as 1 - d
             img = (x + 1) / 2
             return torch.where(img > 1, 2 - img, torch.where(img < 0, -img, img)).clamp(0, 1)
-        if mode.startswith("restore:"):  # clamp, but beyond the range the gradient pulls back: k/2 * overshoot^2
-            return RestoringClamp.apply((x + 1) / 2, float(mode.split(":")[1]))
-        raise ValueError(mode)
+        if self.mode.startswith("restore:"):  # clamp, but beyond the range the gradient pulls back: k/2 * overshoot^2
+            return self.b.decode(latents, range_pull=float(self.mode.split(":")[1]))  # doodl.backends.ranges
+        raise ValueError(self.mode)
 
 
 if __name__ == "__main__":
