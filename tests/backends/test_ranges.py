@@ -60,18 +60,18 @@ def test_pixel_backend_decode_takes_range_pull():
         b.decode(x, range_pull=-1.0)
 
 
-def test_doodl_uses_the_family_pull_and_one_step_guidance_does_not(toy_backend, monkeypatch):
+def test_doodl_passes_its_pull_and_one_step_guidance_does_not(toy_backend, monkeypatch):
     from doodl.optimizer import DoodlConfig, optimize, sample
     from doodl.optimizer.defaults import defaults_for
 
-    assert defaults_for(toy_backend).range_pull == 1.0  # the zoo's linear-beta family (BENCHMARKS.md §5.4)
+    assert defaults_for(toy_backend).range_pull == 0.0  # opt-in: its size depends on the loss (BENCHMARKS.md §5.4b)
     seen = []
     real = type(toy_backend).decode
     monkeypatch.setattr(type(toy_backend), "decode",
                         lambda self, z, range_pull=0.0: seen.append(range_pull) or real(self, z, range_pull=range_pull))
     loss = lambda im: im.flatten(1).mean(1)
-    optimize(toy_backend, loss, seed=0, num_inference_steps=3, opt_steps=1, progress=False)
-    assert seen and set(seen) == {1.0}
+    optimize(toy_backend, loss, seed=0, num_inference_steps=3, opt_steps=1, progress=False, range_pull=2.0)
+    assert seen and set(seen) == {2.0}
     seen.clear()
     optimize(toy_backend, loss, seed=0, num_inference_steps=3, opt_steps=1, progress=False,
              config=DoodlConfig(mix=0.8))  # a config given as is: its own range_pull, the paper's 0

@@ -47,7 +47,7 @@ class VocabConfig:
     lr: float = 1.0  # DOODL lambda (paper §5.2: 0.05 on SD latents); with clip 1e-2 the steps are mostly clipped
     grad_clip: float = 1e-2  # element-wise clip (official FGVC demo 1e-2)
     perturb_std: float = 1e-3  # per-update kick of x_T (official FGVC demo 1e-3)
-    range_pull: float = 1.0  # DOODL's decode: restoring gradient beyond [0, 1] (the zoo family's, BENCHMARKS.md §5.4)
+    range_pull: float = 1.0  # DOODL's decode: restoring gradient beyond [0, 1], chosen on seeds 100-107 (BENCHMARKS.md §5.4b)
     select: str = "last"  # returned iterate: "last" as Algorithm 1 (BENCHMARKS.md §5 compares "best")
     guidance_scale: float = 1.0  # task "super": CFG scale on the superclass prompt (1 = the plain conditional)
     one_step_scale: float = 0.5  # lambda of one-step guidance: tuned on seeds 100-107 over 0.5-10 (BENCHMARKS.md §5.4;

@@ -31,7 +31,7 @@ class DoodlConfig:
     typical_clamp: float | None = None  # clamp x_T's block means to this many sigmas after each update (ours,
     #                                    doodl.optimizer.typical); None: off, as in the paper
     range_pull: float = 0.0  # decode's gradient beyond [0, 1] (doodl.backends.ranges): 0 a plain clamp, as the
-    #                          paper; the zoo's family uses 1 (a clamp's dead gradient let its images saturate)
+    #                          paper; the zoo demo uses 1 (a clamp's dead gradient let its images saturate, §5.4b)
     select: Select = "last"  # which iterate to return: "last" (Algorithm 1), "best" (lowest guidance loss, can
     #                          be the one that fools the guidance model) or a held-out scorer images -> (B,)
     target_loss: float | None = None  # stop once every image's loss is <= this (ours)

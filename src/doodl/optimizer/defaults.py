@@ -31,7 +31,9 @@ class FamilyDefaults:
     perturb_std: float  # std of the per-update kick of x_T
     opt_steps: int  # m, the number of updates
     source: str = ""
-    range_pull: float = 0.0  # decode's restoring gradient beyond [0, 1] (doodl.backends.ranges); 0: a plain clamp
+    range_pull: float = 0.0  # decode's restoring gradient beyond [0, 1] (doodl.backends.ranges); 0: a plain clamp.
+    #   0 for every family: its useful size depends on the loss's gradient scale (BENCHMARKS.md §5.4b), so the
+    #   classifier demo sets its own (doodl.demo.VocabConfig.range_pull) and other callers opt in
 
     def config_fields(self) -> dict[str, Any]:
         """The DoodlConfig fields these defaults set."""
@@ -43,8 +45,7 @@ FAMILY_DEFAULTS: dict[str, FamilyDefaults] = {
     SCALED_LINEAR: FamilyDefaults(mix=0.93, steps=50, lr=0.1, grad_clip=1e-3, perturb_std=1e-2, opt_steps=20,
                                   source="the DOODL paper (§4, §5.1) on SD v1.4; chain growth bound ~6.7 at T = 20"),
     LINEAR: FamilyDefaults(mix=0.8, steps=20, lr=10.0, grad_clip=1e-2, perturb_std=1e-3, opt_steps=20,
-                           source="measured on the zoo DDPM, BENCHMARKS.md §5 (chain table; tuning on seeds 100+; "
-                                  "range_pull: §5.4, pulls 0, 1, 3, 30 on seeds 100-107)", range_pull=1.0),
+                           source="measured on the zoo DDPM, BENCHMARKS.md §5 (chain table; tuning on seeds 100+)"),
     FLOW: FamilyDefaults(mix=0.93, steps=28, lr=0.1, grad_clip=1e-3, perturb_std=1e-2, opt_steps=20,
                          source="p, T: chain table on the tiny SD3 / Flux-dev pipelines (BENCHMARKS.md §7b: gap ~1e-3, "
                                 "round trip ~1e-13 at p = 0.93, T = 28; on a = 1 steps mixing shrinks the gap); "
