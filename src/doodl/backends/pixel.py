@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..conditioning import Conditioning
-from ..guidance.cfg import batched_cfg
+from ..guidance.cfg import batched_cfg, check_guidance_scale
 from ..samplers.common import Denoiser
 from ..schedules import VPSchedule, v_to_eps
 from .base import Backend
@@ -74,9 +74,7 @@ class PixelBackend(Backend):
         cond.check(self.accepts, self.name + (" (unconditional)" if self.num_classes is None else ""))
         if self.num_classes is None:
             return lambda x, t: self._eps(x, t, None)
-        w = 1.0 if cond.guidance_scale is None else cond.guidance_scale
-        if not isinstance(w, (int, float)) or isinstance(w, bool) or w != w:
-            raise ValueError(f"guidance_scale must be a number, got {cond.guidance_scale!r}")
+        w = 1.0 if cond.guidance_scale is None else check_guidance_scale(cond.guidance_scale)
         null = self._labels(self.num_classes)
         if cond.class_label is None:  # the null label: the unconditional branch learned with label dropout
             if w != 1.0:

@@ -1,0 +1,18 @@
+"""PixelBackend's own checks (the project's UNet2DModel backend)."""
+
+import pytest
+from diffusers import UNet2DModel
+
+from doodl.backends.pixel import PixelBackend
+from doodl.conditioning import Conditioning
+from doodl.schedules import make_alphas_cumprod
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), "3", True])
+def test_pixel_backend_refuses_a_non_finite_guidance_scale(bad):
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(8, 8), layers_per_block=1,
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4, num_class_embeds=3)
+    b = PixelBackend(unet, make_alphas_cumprod("linear"), num_classes=2)
+    with pytest.raises(ValueError, match="guidance_scale must be a finite number"):
+        b.denoiser(Conditioning(class_label=0, guidance_scale=bad))
