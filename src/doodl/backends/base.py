@@ -8,6 +8,7 @@ samplers take those steps and nothing above backends/ reads schedule fields. `de
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
@@ -43,8 +44,18 @@ class Backend(ABC):
             cls.name = cls.__name__
 
     @abstractmethod
-    def denoiser(self, cond: Conditioning) -> Denoiser:
-        """out = model(x, t) with the conditioning bound in; calls cond.check(self.accepts, self.name) first."""
+    def denoiser(self, cond: Conditioning | None = None, **options: Any) -> Denoiser:
+        """out = model(x, t) with the conditioning bound in: a Conditioning or its fields as keyword options,
+        checked by self.conditioning first."""
+
+    def conditioning(self, cond: Conditioning | None, options: Mapping[str, Any], name: str | None = None) -> Conditioning:
+        """The Conditioning (built from keyword options when not given), checked against `accepts`."""
+        if cond is None:
+            cond = Conditioning.from_kwargs(**options)
+        elif options:
+            raise ValueError(f"{self.name}.denoiser takes a Conditioning or keyword options, not both")
+        cond.check(self.accepts, name or self.name)
+        return cond
 
     @abstractmethod
     def decode(self, latents: Tensor, *, range_pull: float = 0.0) -> Tensor:

@@ -84,15 +84,6 @@ class PipelineBackend(Backend):
         return module.eval().requires_grad_(False)
 
     # ---- conditioning ----
-    def conditioning(self, cond: Conditioning | None, options: Mapping[str, Any]) -> Conditioning:
-        """The Conditioning (built from keyword options when not given), checked against `accepts`."""
-        if cond is None:
-            cond = Conditioning.from_kwargs(**options)
-        elif options:
-            raise ValueError(f"{self.name}.denoiser takes a Conditioning or keyword options, not both")
-        cond.check(self.accepts, self.name)
-        return cond
-
     def need(self, *components: str, why: str = "to embed a prompt") -> None:
         """Raise a ValueError naming the pipeline components that are missing (None) for `why`."""
         missing = [k for k in components if getattr(self.pipe, k, None) is None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -68,10 +70,9 @@ class PixelBackend(Backend):
             raise ValueError(f"class_label must lie in [0, {self.num_classes - 1}] (or {self.num_classes} = null)")
         return labels
 
-    def denoiser(self, cond: Conditioning | None = None) -> Denoiser:
+    def denoiser(self, cond: Conditioning | None = None, **options: Any) -> Denoiser:
         """eps = model(x, t); with class_label on a conditional UNet, classifier-free guidance at guidance_scale."""
-        cond = Conditioning() if cond is None else cond
-        cond.check(self.accepts, self.name + (" (unconditional)" if self.num_classes is None else ""))
+        cond = self.conditioning(cond, options, self.name + (" (unconditional)" if self.num_classes is None else ""))
         if self.num_classes is None:
             return lambda x, t: self._eps(x, t, None)
         w = 1.0 if cond.guidance_scale is None else check_guidance_scale(cond.guidance_scale)

@@ -252,15 +252,14 @@ class StableDiffusionBackend(Backend):
             out = v_to_eps(out, x, self.schedule.alphas_cumprod[int(t)])
         return out
 
-    def denoiser(self, cond: Conditioning | None = None) -> Denoiser:
+    def denoiser(self, cond: Conditioning | None = None, **options: Any) -> Denoiser:
         """eps = model(x, t) for the prompt(s), with classifier-free guidance (Ho & Salimans 2022, eq. 6).
 
         Both CFG branches run in one batched UNet call (batched_cfg); guidance_scale 1 runs the conditional
         branch only (None: 7.5, the SD and DOODL code's default). No prompt is the empty prompt. A prompt list
         has one entry, or one per image in x.
         """
-        cond = Conditioning() if cond is None else cond
-        cond.check(self.accepts, self.name)
+        cond = self.conditioning(cond, options)
         w = check_guidance_scale(DEFAULT_GUIDANCE_SCALE if cond.guidance_scale is None else cond.guidance_scale)
         if cond.prompt_embeds is not None:
             if cond.prompt is not None:

@@ -7,6 +7,8 @@ clip and step sizes are set for a 2-D latent (the paper's 1e-3 clip is tuned for
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 import torch
@@ -36,10 +38,9 @@ class VectorBackend(Backend):
         self.image_shape = (dim,)  # type: ignore[assignment]
         self.T = num_train_timesteps
 
-    def denoiser(self, cond: Conditioning | None = None) -> Denoiser:
+    def denoiser(self, cond: Conditioning | None = None, **options: Any) -> Denoiser:
         """eps = model(x, t); class_label only for a conditional net (None = unconditional / null label)."""
-        cond = Conditioning() if cond is None else cond
-        cond.check(self.accepts, self.name)
+        cond = self.conditioning(cond, options)
         return EpsModel(self.net, self.T, cond.class_label)
 
     def decode(self, latents: Tensor, *, range_pull: float = 0.0) -> Tensor:
