@@ -3,7 +3,6 @@ zoo's class-target jobs target accuracy and FMNIST-FID; written as DIR/summary.j
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -18,6 +17,7 @@ from torch import Tensor, nn
 
 from ..evaluation.metrics import clip_score
 from ..io.atomic import atomic_write_text
+from ..io.jsontext import metrics_json
 from ..io.images import load_image
 from .jobs import Job
 from .manifest import ManifestRecord
@@ -244,7 +244,7 @@ def write_summary(summary: Summary, out_dir: str | os.PathLike) -> tuple[Path, P
     """Write DIR/summary.json and DIR/summary.md atomically; returns their paths."""
     out = Path(out_dir)
     js, md = out / "summary.json", out / "summary.md"
-    atomic_write_text(js, json.dumps(summary.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(js, metrics_json(summary.to_dict(), str(js), indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(md, render_markdown(summary))
     return js, md
 

@@ -12,7 +12,7 @@ import torch
 
 from ..devices import as_device
 from ..io import atomic_write_text, check_writable_dir, grid, save_png
-from ..io.jsontext import json_text
+from ..io.jsontext import json_text, nulls_for_nonfinite
 from ..runs.outputs import prepare_out_dir
 from .errors import as_option_error
 from .options import SeedRange
@@ -147,8 +147,8 @@ def demo(out: str, target: str, task: str, superclass: str | None, seeds: int | 
             save_png(folder / "images" / m / f"{s}.png", img, {"method": m, "seed": s, "target": CLASS_NAMES[k]})
     save_png(folder / "grid.png", grid([res.methods[m].images for m in METHODS], scale=3))
     report = {"target": CLASS_NAMES[k], "task": task, "superclass": None if sup is None else SUPER_NAMES[sup],
-              "methods": _finite(res.metrics), "config": cfg.__dict__, "seeds": res.seeds,
-              "doodl_loss_history": _finite(res.methods["doodl"].history)}
+              "methods": nulls_for_nonfinite(res.metrics), "config": cfg.__dict__, "seeds": res.seeds,
+              "doodl_loss_history": nulls_for_nonfinite(res.methods["doodl"].history)}
     text = _strict_json(report, str(folder / "report.json"))
     atomic_write_text(folder / "report.json", text + "\n")
     if as_json:
@@ -164,17 +164,6 @@ def demo(out: str, target: str, task: str, superclass: str | None, seeds: int | 
 def _strict_json(obj: Any, what: str) -> str:
     """Strict JSON text (no NaN / Infinity): a non-finite value is an error naming the file."""
     return json_text(obj, what, indent=1)
-
-
-def _finite(obj: Any) -> Any:
-    """Metrics with NaN / inf as None (null: not available, e.g. a FID with too few images)."""
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 @click.group("bench")
@@ -239,7 +228,7 @@ def bench_vocab(out: str, task: str, seeds: int, steps: int | None, opt_steps: i
     save_png(folder / "grid.png", grid([ims[m] for ims in res.images.values() for m in METHODS], scale=2))
     atomic_write_text(folder / "vocab.md", md)
     atomic_write_text(folder / "vocab.json", _strict_json({"command": cmd, "machine": machine, "config": cfg.__dict__,
-                                                           "per_class": _finite(res.per_class), "mean": _finite(res.mean),
-                                                           "pooled_fid": _finite(res.pooled_fid), "resumed": res.resumed},
+                                                           "per_class": nulls_for_nonfinite(res.per_class), "mean": nulls_for_nonfinite(res.mean),
+                                                           "pooled_fid": nulls_for_nonfinite(res.pooled_fid), "resumed": res.resumed},
                                                           str(folder / "vocab.json")) + "\n")
     click.echo(md)

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..backends.base import Backend
 from ..io import atomic_path, atomic_write_text
+from ..io.jsontext import metrics_json
 from ..evaluation import frechet_distance
 from ..zoo.fid import fmnist_features
 from .table import mean_metrics
@@ -68,7 +69,8 @@ def _save_class(folder: Path, k: int, key: dict, metrics: dict, images: dict[str
 
     with atomic_path(folder / f"{k}.safetensors") as tmp:
         save_file({m: im.mul(255).round().to(torch.uint8).contiguous() for m, im in images.items()}, str(tmp))
-    atomic_write_text(folder / f"{k}.json", json.dumps({**key, "class": k, "metrics": metrics}, indent=1) + "\n")
+    text = metrics_json({**key, "class": k, "metrics": metrics}, str(folder / f"{k}.json"), indent=1)
+    atomic_write_text(folder / f"{k}.json", text + "\n")
 
 
 def run_bench(backend: Backend, guide: nn.Module, eval_model: nn.Module, test: tuple[Tensor, Tensor] | None,

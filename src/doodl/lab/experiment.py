@@ -10,7 +10,6 @@ and the density-based on-support share are recorded beside them in details.json.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -24,6 +23,7 @@ from torch import Tensor
 from ..evaluation.distances import per_class_distance, sliced_wasserstein
 from ..evaluation.metrics import frechet_distance
 from ..io.atomic import atomic_write_text, check_writable_dir
+from ..io.jsontext import metrics_json
 from ..schedules import make_alphas_cumprod
 from .config import FlowPer, LabConfig, check_flow_per, scale_key
 from .data import class_log_density, fractal2d, mixture1d
@@ -256,8 +256,9 @@ def run_point_lab(cfg: LabConfig, out: str | Path, progress: Progress | None = N
     files = point_figures(cfg, out, tr, details, doodl, (x, y))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     details["seconds"], details["cpu_seconds"] = seconds, cpu
-    atomic_write_text(out / "table.json", json.dumps(table, indent=2) + "\n")
-    atomic_write_text(out / "details.json", json.dumps(_jsonable(details), indent=2, default=str) + "\n")
+    atomic_write_text(out / "table.json", metrics_json(table, str(out / "table.json"), indent=2) + "\n")
+    atomic_write_text(out / "details.json", metrics_json(_jsonable(details), str(out / "details.json"), indent=2,
+                                                         default=str) + "\n")
     files += [out / "table.json", out / "details.json"]
     return LabResult(table, details, files, seconds, cpu, point_metric(cfg))
 

@@ -9,7 +9,6 @@ top-k neighbours in pixel space among real training images of the same class. Me
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, replace
@@ -23,6 +22,7 @@ from ..backends.pixel import PixelBackend
 from ..conditioning import Conditioning
 from ..guidance.classifier import classifier_guidance
 from ..io.atomic import atomic_write_text, check_writable_dir
+from ..io.jsontext import metrics_json
 from ..io.images import grid, save_png
 from ..optimizer.seeds import initial_latents
 from ..samplers.ddim import ddim_sample
@@ -166,8 +166,8 @@ def run_fmnist_lab(cfg: FmnistConfig, out: str | Path, progress: Callable[[str],
         say(f"{method}: " + ", ".join(f"{k}: {v['before']:.3f} -> {v['after']:.3f}" for k, v in table[method].items()))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     details.update(seconds=seconds, cpu_seconds=cpu, table=table)
-    atomic_write_text(out / "table.json", json.dumps(table, indent=2) + "\n")
-    atomic_write_text(out / "details.json", json.dumps(details, indent=2, default=str) + "\n")
+    atomic_write_text(out / "table.json", metrics_json(table, str(out / "table.json"), indent=2) + "\n")
+    atomic_write_text(out / "details.json", metrics_json(details, str(out / "details.json"), indent=2, default=str) + "\n")
     files = [out / "samples_cfg.png", out / "samples_cg.png", out / "table.json", out / "details.json"]
     log.info("%s", format_table(table, "FMNIST-FID (lower is better)"))
     return LabResult(table, details, files, seconds, cpu, "FMNIST-FID (lower is better)")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.atomic import atomic_write_text
+from ..io.jsontext import metrics_json
 from .config import NAMES
 from .registry import ENV_VAR, PACKAGE_DIR, card_path, zoo_dir
 
@@ -57,7 +58,7 @@ class ModelCard:
 
     def to_json(self) -> str:
         """The card as indented JSON."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"
+        return metrics_json(asdict(self), f"model card {self.name}", indent=2, sort_keys=True, default=str) + "\n"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
