@@ -9,7 +9,7 @@ backend's own (see sdxl.py, sd3.py, flux.py).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 from torch import Tensor

@@ -30,16 +30,10 @@ class _RestoringClamp(torch.autograd.Function):
         return torch.where(x == bounded, grad, ctx.pull * (x - bounded)), None, None, None
 
 
-def check_pull(pull: float, name: str = "pull") -> float:
-    """A finite number >= 0, else a ValueError naming `name`."""
-    if not (isinstance(pull, (int, float)) and not isinstance(pull, bool) and 0 <= pull < float("inf")):
-        raise ValueError(f"{name} must be a finite number >= 0, got {pull!r}")
-    return float(pull)
-
-
 def restoring_clamp(x: Tensor, low: float = 0.0, high: float = 1.0, pull: float = 0.0) -> Tensor:
     """x.clamp(low, high); beyond the range the gradient is pull * (x - bound), not zero (pull = 0: a plain clamp)."""
-    check_pull(pull)
+    if not (isinstance(pull, (int, float)) and not isinstance(pull, bool) and 0 <= pull < float("inf")):
+        raise ValueError(f"pull must be a finite number >= 0, got {pull!r}")
     if not low < high:
         raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
     if pull == 0 or not x.requires_grad:
